@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class ArticlesConfig(AppConfig):
+    name = "articles"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from project.messaging.routing import subscribe
+
+        from articles import handlers
+
+        subscribe(self.label, handlers.SUBSCRIPTIONS)

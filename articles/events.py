@@ -1,0 +1,3 @@
+"""Events published by the articles domain: its public contract. Consumers may import this module only."""
+
+from __future__ import annotations

@@ -1,0 +1,82 @@
+"""System checks run by `manage.py check` (and at start-up of every command and worker)."""
+
+from __future__ import annotations
+
+import inspect
+from importlib import import_module
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+
+from project.messaging.events import Command, Event, Message, registered_types
+from project.messaging.routing import all_subscriptions
+
+_BASES = {Message, Event, Command}
+
+
+def _all_message_classes() -> list[type[Message]]:
+    found, stack = [], list(Message.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls not in _BASES and not cls.__name__.startswith("_"):
+            found.append(cls)
+    return found
+
+
+@checks.register("messaging")
+def check_messages_registered(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors = []
+    registry = registered_types()
+    for cls in _all_message_classes():
+        if not cls.event_type or registry.get(cls.event_type) is not cls or not cls.schema_version:
+            errors.append(
+                checks.Error(
+                    f"{cls.__module__}.{cls.__qualname__} has no registered type name and version.",
+                    hint='Decorate it with @message_type("<app>.<Name>", version=1, ...).',
+                    id="messaging.E001",
+                )
+            )
+    return errors
+
+
+@checks.register("messaging")
+def check_handlers_subscribed(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    warnings = []
+    subscribed = {sub.handler for sub in all_subscriptions()}
+    for config in apps.get_app_configs():
+        try:
+            module = import_module(f"{config.name}.handlers")
+        except ModuleNotFoundError:
+            continue
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == module.__name__ and not name.startswith("_") and fn not in subscribed:
+                warnings.append(
+                    checks.Warning(
+                        f"{module.__name__}.{name} looks like a handler but is not in SUBSCRIPTIONS.",
+                        hint="Add it to SUBSCRIPTIONS, or prefix it with _ if it is a helper.",
+                        id="messaging.W001",
+                    )
+                )
+    return warnings
+
+
+@checks.register("messaging")
+def check_queues_routed(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors = []
+    declared = {q.name for q in settings.CELERY_TASK_QUEUES}
+    routes = settings.CELERY_TASK_ROUTES
+    for sub in all_subscriptions():
+        route = routes.get(f"{sub.queue}.*", {})
+        if sub.queue not in declared or route.get("queue") != sub.queue:
+            errors.append(
+                checks.Error(
+                    f"{sub.handler_name} subscribes to {sub.event_type} on queue {sub.queue!r}, "
+                    "which no worker route serves.",
+                    hint="Declare the queue in CELERY_TASK_QUEUES and route '<queue>.*' to it.",
+                    id="messaging.E002",
+                )
+            )
+    return errors

@@ -1,0 +1,248 @@
+"""The consuming side: apply one delivery exactly once, retry transient faults, park the rest.
+
+The same code runs in Celery workers (project.messaging.tasks) and in the synchronous test bus.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+import random
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from project.messaging.context import handling
+from project.messaging.databases import db_for_app
+from project.messaging.errors import PermanentError, RetryableError
+from project.messaging.events import Envelope, decode
+from project.messaging.models import DeadLetter, Delivery, InboxRecord
+from project.messaging.routing import subscription
+
+logger = logging.getLogger(__name__)
+
+# Faults that may pass by themselves. Everything else (a payload that fails validation, an
+# unknown event type or version, a domain rule, a bug) cannot be fixed by waiting: it is
+# dead-lettered at once, for an operator to fix the cause and replay.
+DEFAULT_TRANSIENT_ERRORS: tuple[str, ...] = (
+    "project.messaging.errors.RetryableError",
+    "django.db.OperationalError",  # database down, lock timeout, deadlock, "database is locked"
+    "django.db.InterfaceError",  # connection closed under us
+    "redis.exceptions.ConnectionError",
+    "redis.exceptions.TimeoutError",
+    "kombu.exceptions.OperationalError",  # broker unavailable while publishing
+    "builtins.ConnectionError",
+    "builtins.TimeoutError",
+    "celery.exceptions.SoftTimeLimitExceeded",
+)
+
+
+class Outcome(enum.Enum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    RETRY = "retry"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    countdown: float = 0.0
+    first_failed_at: str | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One attempt at one delivery, as carried by a Celery message (all JSON types)."""
+
+    envelope: dict[str, Any]
+    handler: str
+    delivery_id: int | None = None
+    producer_db: str | None = None
+    attempt: int = 1
+    first_failed_at: str | None = None
+
+    def task_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of the "<queue>.deliver" Celery task for this delivery."""
+        return {
+            "envelope": self.envelope,
+            "handler": self.handler,
+            "delivery_id": self.delivery_id,
+            "producer_db": self.producer_db,
+            "first_failed_at": self.first_failed_at,
+        }
+
+
+def process(attempt: DeliveryAttempt) -> Result:
+    """Apply one delivery: run its handler once, in one transaction with its inbox record."""
+    try:
+        envelope = Envelope.from_json(attempt.envelope)
+        sub = subscription(attempt.handler, envelope.event_type)
+        message = decode(envelope)
+    except Exception as exc:
+        return _fail(attempt, exc, db=_db_of_handler(attempt.handler))
+
+    db = db_for_app(sub.app_label)
+    try:
+        with transaction.atomic(using=db):
+            try:
+                # The unique (handler, event_id) constraint is the exactly-once guarantee: a
+                # concurrent duplicate waits here for the first to commit, then fails the insert.
+                with transaction.atomic(using=db):
+                    InboxRecord.objects.using(db).create(
+                        handler=sub.handler_name, event_id=envelope.event_id, event_type=envelope.event_type
+                    )
+            except IntegrityError:
+                outcome = Outcome.DUPLICATE
+            else:
+                with handling(envelope):
+                    sub.handler(message)
+                # A successful replay closes the dead letter, in the same transaction.
+                DeadLetter.objects.using(db).filter(
+                    handler=sub.handler_name,
+                    event_id=envelope.event_id,
+                    status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING],
+                ).update(status=DeadLetter.Status.RESOLVED, resolved_at=timezone.now())
+                outcome = Outcome.PROCESSED
+    except Exception as exc:
+        return _fail(attempt, exc, db=db, envelope=envelope)
+
+    if outcome is Outcome.DUPLICATE:
+        logger.info("Duplicate of %s for %s acknowledged", envelope.event_id, sub.handler_name)
+    _mark_delivery(attempt, Delivery.Status.PROCESSED)
+    return Result(outcome)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, PermanentError):
+        return False
+    names = getattr(settings, "MESSAGING_TRANSIENT_ERRORS", DEFAULT_TRANSIENT_ERRORS)
+    return isinstance(exc, tuple(import_string(name) for name in names))
+
+
+def retry_countdown(attempt: int) -> float:
+    """Exponential backoff with full jitter, capped (keep it well under the visibility timeout)."""
+    ceiling = min(settings.MESSAGING_RETRY_BACKOFF_MAX, settings.MESSAGING_RETRY_BACKOFF * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _fail(
+    attempt: DeliveryAttempt, exc: Exception, *, db: str, envelope: Envelope | None = None
+) -> Result:
+    now = timezone.now()
+    first_failed_at = attempt.first_failed_at or now.isoformat()
+    transient = is_transient(exc)
+    if transient and attempt.attempt < settings.MESSAGING_MAX_ATTEMPTS:
+        countdown = retry_countdown(attempt.attempt)
+        logger.warning(
+            "Handler %s failed (attempt %d/%d), retrying in %.1fs: %r",
+            attempt.handler, attempt.attempt, settings.MESSAGING_MAX_ATTEMPTS, countdown, exc,
+        )
+        return Result(Outcome.RETRY, countdown=countdown, first_failed_at=first_failed_at, error=repr(exc))
+    logger.error("Dead-lettering %s for %s: %r", attempt.envelope.get("event_id"), attempt.handler, exc)
+    record_dead_letter(
+        attempt, exc, db=db, envelope=envelope, permanent=not transient,
+        first_failed_at=datetime.fromisoformat(first_failed_at), now=now,
+    )
+    _mark_delivery(attempt, Delivery.Status.DEAD_LETTERED)
+    return Result(Outcome.DEAD_LETTERED, first_failed_at=first_failed_at, error=repr(exc))
+
+
+def record_dead_letter(
+    attempt: DeliveryAttempt,
+    exc: Exception,
+    *,
+    db: str,
+    envelope: Envelope | None,
+    permanent: bool,
+    first_failed_at: datetime,
+    now: datetime,
+) -> DeadLetter:
+    """Park a failed delivery. One row per (handler, event): a replay that fails again updates it."""
+    raw = attempt.envelope if isinstance(attempt.envelope, dict) else {"raw": repr(attempt.envelope)}
+    fields = {
+        "queue": attempt.handler.split(".", 1)[0],
+        "event_type": str(raw.get("event_type", ""))[:120],
+        "correlation_id": envelope.correlation_id if envelope else None,
+        "delivery_id": attempt.delivery_id,
+        "envelope": raw,
+        "error_type": f"{type(exc).__module__}.{type(exc).__qualname__}"[:200],
+        "error_message": str(exc) or repr(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+        "fingerprint": fingerprint(exc),
+        "permanent": permanent,
+        "last_failed_at": now,
+        "status": DeadLetter.Status.DEAD,
+    }
+    event_id = envelope.event_id if envelope else _event_id_or_none(raw)
+    with transaction.atomic(using=db):
+        letter, created = DeadLetter.objects.using(db).select_for_update().get_or_create(
+            handler=attempt.handler[:160],
+            event_id=event_id,
+            defaults={**fields, "attempts": attempt.attempt, "first_failed_at": first_failed_at},
+        )
+        if not created:
+            for name, value in fields.items():
+                setattr(letter, name, value)
+            letter.attempts += attempt.attempt
+            letter.save()
+    return letter
+
+
+def fingerprint(exc: BaseException) -> str:
+    """Error type + the innermost frame in project code, so equal failures group together."""
+    frame = _innermost_project_frame(exc.__traceback__)
+    key = f"{type(exc).__module__}.{type(exc).__qualname__}|{frame}"
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def _innermost_project_frame(tb: TracebackType | None) -> str:
+    root = Path(settings.BASE_DIR).resolve()
+    found = ""
+    for frame, lineno in traceback.walk_tb(tb):
+        path = Path(frame.f_code.co_filename).resolve()
+        if not path.is_relative_to(root) or ".venv" in path.parts or "site-packages" in path.parts:
+            continue
+        if path.is_relative_to(root / "project" / "messaging"):
+            continue
+        found = f"{path.relative_to(root)}:{frame.f_code.co_name}:{lineno}"
+    return found
+
+
+def _event_id_or_none(raw: dict) -> Any:
+    import uuid
+
+    try:
+        return uuid.UUID(str(raw.get("event_id")))
+    except ValueError:
+        # An envelope without a usable id still gets a row: a stable id derived from its content.
+        return uuid.uuid5(uuid.NAMESPACE_URL, repr(sorted(raw.items(), key=str)))
+
+
+def _db_of_handler(handler: str) -> str:
+    return db_for_app(handler.split(".", 1)[0])
+
+
+def _mark_delivery(attempt: DeliveryAttempt, status: str) -> None:
+    """Tell the producer's delivery record. Best effort: the sweep reconciles if this fails."""
+    if attempt.delivery_id is None:
+        return
+    try:
+        Delivery.objects.using(attempt.producer_db or "default").filter(pk=attempt.delivery_id).exclude(
+            status=Delivery.Status.PROCESSED
+        ).update(status=status, processed_at=timezone.now() if status == Delivery.Status.PROCESSED else None)
+    except (DatabaseError, InterfaceError, OperationalError):
+        logger.warning("Could not mark delivery %s %s", attempt.delivery_id, status, exc_info=True)
+
+
+__all__ = ["DeliveryAttempt", "Outcome", "Result", "process", "RetryableError"]

@@ -1,0 +1,28 @@
+"""Carries an ``X-Correlation-ID`` from the HTTP request into every event it causes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from project.messaging.context import correlation
+
+HEADER = "X-Correlation-ID"
+
+
+class CorrelationIdMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            correlation_id = uuid.UUID(request.headers.get(HEADER, ""))
+        except ValueError:
+            correlation_id = uuid.uuid4()
+        request.correlation_id = correlation_id
+        with correlation(correlation_id):
+            response = self.get_response(request)
+        response[HEADER] = str(correlation_id)
+        return response

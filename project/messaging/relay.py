@@ -1,0 +1,173 @@
+"""The relay: sends outbox deliveries to the broker, and the sweep that repairs what was lost.
+
+Several relays may run at once. On PostgreSQL each claims its rows with
+``SELECT ... FOR UPDATE SKIP LOCKED``, so no row is sent by two of them; on SQLite the IMMEDIATE
+transaction serialises them. A batch goes out over one broker connection as one Redis pipeline.
+A row is marked sent in the same transaction that claimed it, after the broker accepted the
+batch: a crash in between re-sends the batch (harmless: the inbox drops duplicates), it never
+loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from project.messaging.consumer import DeliveryAttempt
+from project.messaging.databases import db_for_app
+from project.messaging.models import DeadLetter, Delivery, InboxRecord
+
+logger = logging.getLogger(__name__)
+
+
+def delivery_task_name(queue: str) -> str:
+    return f"{queue}.deliver"
+
+
+def delivery_message(delivery: Delivery) -> dict:
+    """The Celery task kwargs for one delivery: the envelope, its handler and its tracking id."""
+    return DeliveryAttempt(
+        envelope=delivery.event.envelope().to_json(),
+        handler=delivery.handler,
+        delivery_id=delivery.pk,
+        producer_db=delivery._state.db,
+    ).task_kwargs()
+
+
+def send_messages(messages: Sequence[tuple[str, dict]]) -> None:
+    """Send (queue, kwargs) pairs over one connection, pipelined where the transport allows."""
+    from project.celery import app
+
+    with app.producer_or_acquire() as producer:
+        with producer.batch(max_size=max(1, len(messages))):
+            for queue, kwargs in messages:
+                app.send_task(
+                    delivery_task_name(queue),
+                    kwargs=kwargs,
+                    task_id=str(uuid.uuid4()),
+                    producer=producer,
+                    # The anonymous exchange routes by queue name alone: no exchange binding in
+                    # Redis has to exist for the message to land in its queue.
+                    exchange="",
+                    routing_key=queue,
+                    retry=False,
+                )
+
+
+def _claim(qs: QuerySet[Delivery], using: str, limit: int) -> list[Delivery]:
+    qs = qs.select_related("event").order_by("id")
+    if connections[using].features.has_select_for_update_skip_locked:
+        # Two relays never claim the same row: the second skips rows the first holds.
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return list(qs[:limit])
+
+
+def _send_claimed(qs: QuerySet[Delivery], *, using: str, limit: int) -> int:
+    with transaction.atomic(using=using):
+        batch = _claim(qs, using, limit)
+        if not batch:
+            return 0
+        send_messages([(d.queue, delivery_message(d)) for d in batch])
+        Delivery.objects.using(using).filter(pk__in=[d.pk for d in batch]).update(
+            status=Delivery.Status.SENT, send_count=F("send_count") + 1, last_sent_at=timezone.now()
+        )
+    return len(batch)
+
+
+def relay_committed(*, using: str, event_ids: Iterable[uuid.UUID]) -> int:
+    """Send the deliveries of events a transaction just committed. Never raises: the sweep retries."""
+    qs = Delivery.objects.using(using).filter(status=Delivery.Status.PENDING, event_id__in=list(event_ids))
+    try:
+        return _send_claimed(qs, using=using, limit=settings.MESSAGING_RELAY_BATCH_SIZE * 10)
+    except Exception:
+        logger.warning("Sending after commit failed; the outbox sweep will send it", exc_info=True)
+        return 0
+
+
+def relay_pending(*, using: str = "default", limit: int | None = None) -> int:
+    """Send pending deliveries in batches until none is left (or ``limit`` were sent)."""
+    batch_size = settings.MESSAGING_RELAY_BATCH_SIZE
+    sent = 0
+    while limit is None or sent < limit:
+        step = batch_size if limit is None else min(batch_size, limit - sent)
+        qs = Delivery.objects.using(using).filter(status=Delivery.Status.PENDING)
+        count = _send_claimed(qs, using=using, limit=step)
+        sent += count
+        if count < step:
+            break
+    return sent
+
+
+@dataclass
+class SweepReport:
+    sent: int = 0
+    confirmed: int = 0
+    dead_lettered: int = 0
+    requeued: int = 0
+    requeued_ids: list[int] = field(default_factory=list)
+
+
+def sweep(*, using: str = "default") -> SweepReport:
+    """Repair the outbox: re-queue deliveries the broker may have lost, then send everything pending.
+
+    A delivery sent more than MESSAGING_REDELIVER_AFTER seconds ago and still not confirmed is
+    checked against its consumer's inbox and dead letters (on the consumer's database, one query
+    each, never joined with ours): processed ones are confirmed, dead-lettered ones are marked so,
+    and the rest are sent again.
+    """
+    report = SweepReport()
+    cutoff = timezone.now() - timedelta(seconds=settings.MESSAGING_REDELIVER_AFTER)
+    with transaction.atomic(using=using):
+        stale = _claim(
+            Delivery.objects.using(using).filter(status=Delivery.Status.SENT, last_sent_at__lt=cutoff),
+            using,
+            settings.MESSAGING_RELAY_BATCH_SIZE * 10,
+        )
+        processed, dead = _consumer_outcomes(stale)
+        now = timezone.now()
+        confirmed = [d.pk for d in stale if (d.handler, d.event_id) in processed]
+        dead_ids = [d.pk for d in stale if (d.handler, d.event_id) in dead]
+        lost = [d.pk for d in stale if d.pk not in set(confirmed) | set(dead_ids)]
+        delivered = Delivery.objects.using(using)
+        delivered.filter(pk__in=confirmed).update(status=Delivery.Status.PROCESSED, processed_at=now)
+        delivered.filter(pk__in=dead_ids).update(status=Delivery.Status.DEAD_LETTERED)
+        delivered.filter(pk__in=lost).update(status=Delivery.Status.PENDING)
+    if lost:
+        logger.warning("Re-sending %d deliveries sent but never processed", len(lost))
+    report.confirmed, report.dead_lettered, report.requeued = len(confirmed), len(dead_ids), len(lost)
+    report.requeued_ids = lost
+    report.sent = relay_pending(using=using)
+    return report
+
+
+def _consumer_outcomes(
+    deliveries: Sequence[Delivery],
+) -> tuple[set[tuple[str, uuid.UUID]], set[tuple[str, uuid.UUID]]]:
+    by_db: dict[str, list[Delivery]] = {}
+    for d in deliveries:
+        by_db.setdefault(db_for_app(d.queue), []).append(d)
+    processed: set[tuple[str, uuid.UUID]] = set()
+    dead: set[tuple[str, uuid.UUID]] = set()
+    for db, items in by_db.items():
+        event_ids = {d.event_id for d in items}
+        handlers = {d.handler for d in items}
+        processed |= set(
+            InboxRecord.objects.using(db)
+            .filter(event_id__in=event_ids, handler__in=handlers)
+            .values_list("handler", "event_id")
+        )
+        dead |= set(
+            DeadLetter.objects.using(db)
+            .filter(event_id__in=event_ids, handler__in=handlers)
+            .exclude(status=DeadLetter.Status.RESOLVED)
+            .values_list("handler", "event_id")
+        )
+    return processed, dead

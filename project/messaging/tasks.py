@@ -1,0 +1,77 @@
+"""Celery tasks of the messaging layer: one delivery task per consumer queue, plus the sweep.
+
+Delivery tasks are named "<queue>.deliver" and routed by that name to the queue of the app that
+consumes them (CELERY_TASK_ROUTES). They are created at start-up for every queue in
+MESSAGING_QUEUES, so the relay never needs to import a consumer's code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, shared_task
+from django.db import connections
+
+from project.messaging import consumer, services
+from project.messaging.relay import delivery_task_name, sweep
+
+
+def _deliver(
+    task: Task,
+    envelope: dict[str, Any],
+    handler: str,
+    delivery_id: int | None = None,
+    producer_db: str | None = None,
+    first_failed_at: str | None = None,
+) -> str:
+    attempt = consumer.DeliveryAttempt(
+        envelope=envelope,
+        handler=handler,
+        delivery_id=delivery_id,
+        producer_db=producer_db,
+        attempt=task.request.retries + 1,
+        first_failed_at=first_failed_at,
+    )
+    try:
+        result = consumer.process(attempt)
+    except Exception as exc:
+        # Even the dead-letter table is unreachable: try again later rather than drop it (and if
+        # this message is lost anyway, the outbox sweep re-sends the delivery).
+        if consumer.is_transient(exc):
+            raise task.retry(countdown=consumer.retry_countdown(attempt.attempt), exc=exc)
+        raise
+    if result.outcome is consumer.Outcome.RETRY:
+        raise task.retry(
+            countdown=result.countdown,
+            kwargs={**attempt.task_kwargs(), "first_failed_at": result.first_failed_at},
+        )
+    return result.outcome.value
+
+
+def register_delivery_tasks(queues: list[str]) -> None:
+    for queue in queues:
+        shared_task(
+            _deliver,
+            bind=True,
+            name=delivery_task_name(queue),
+            max_retries=None,  # the consumer counts attempts against MESSAGING_MAX_ATTEMPTS
+            acks_late=True,
+            reject_on_worker_lost=True,
+        )
+
+
+@shared_task(name="messaging.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> dict[str, int]:
+    """Beat: send what is pending and re-send what the broker lost, on every database."""
+    totals = {"sent": 0, "requeued": 0}
+    for alias in connections:
+        report = sweep(using=alias)
+        totals["sent"] += report.sent
+        totals["requeued"] += report.requeued
+    return totals
+
+
+@shared_task(name="messaging.purge_expired", ignore_result=True)
+def purge_expired() -> dict[str, int]:
+    """Beat: delete bookkeeping rows older than MESSAGING_RETENTION_DAYS."""
+    return services.messaging_purge_expired()
