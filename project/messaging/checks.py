@@ -17,11 +17,14 @@ _BASES = {Message, Event, Command}
 
 
 def _all_message_classes() -> list[type[Message]]:
+    """Message classes defined in installed apps (private ``_Names`` excepted)."""
+    packages = tuple(config.name for config in apps.get_app_configs())
     found, stack = [], list(Message.__subclasses__())
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
-        if cls not in _BASES and not cls.__name__.startswith("_"):
+        in_app = any(cls.__module__ == p or cls.__module__.startswith(p + ".") for p in packages)
+        if cls not in _BASES and in_app and not cls.__name__.startswith("_"):
             found.append(cls)
     return found
 

@@ -87,8 +87,8 @@ def process(attempt: DeliveryAttempt) -> Result:
     """Apply one delivery: run its handler once, in one transaction with its inbox record."""
     try:
         envelope = Envelope.from_json(attempt.envelope)
-        sub = subscription(attempt.handler, envelope.event_type)
         message = decode(envelope)
+        sub = subscription(attempt.handler, envelope.event_type)
     except Exception as exc:
         return _fail(attempt, exc, db=_db_of_handler(attempt.handler))
 

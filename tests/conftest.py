@@ -1,0 +1,187 @@
+"""Fixtures: a synchronous test bus, the real Redis broker, and real Celery worker processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from project.messaging.testing import TestBus, test_bus
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = "") -> object:
+    """Poll until ``predicate`` returns something truthy; fail the test with ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def bus(db: None) -> Iterator[TestBus]:
+    with test_bus() as the_bus:
+        yield the_bus
+
+
+@pytest.fixture(autouse=True)
+def _clean_testapp_state() -> Iterator[None]:
+    shutil.rmtree(settings.TESTAPP_STATE_DIR, ignore_errors=True)
+    Path(settings.TESTAPP_STATE_DIR).mkdir(parents=True, exist_ok=True)
+    yield
+
+
+@pytest.fixture(scope="session")
+def broker() -> redis.Redis:
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"No Redis at {settings.CELERY_BROKER_URL}: start one or run the tests with bin/test ({exc})")
+    return client
+
+
+def queue_keys(client: redis.Redis) -> list[bytes]:
+    """The Redis keys holding our queues' messages (priority variants included) and unacked ones."""
+    keys: list[bytes] = []
+    for name in settings.MESSAGING_QUEUES:
+        keys.extend(client.scan_iter(match=f"{name}*"))
+    keys.extend(k for k in (b"unacked", b"unacked_index", b"unacked_mutex") if client.exists(k))
+    return keys
+
+
+def purge_queues(client: redis.Redis) -> None:
+    keys = queue_keys(client)
+    if keys:
+        client.delete(*keys)
+
+
+def queued_messages(client: redis.Redis, queue: str) -> int:
+    return sum(client.llen(k) for k in client.scan_iter(match=f"{queue}*") if client.type(k) == b"list")
+
+
+@pytest.fixture
+def clean_broker(broker: redis.Redis) -> redis.Redis:
+    purge_queues(broker)
+    return broker
+
+
+def test_database_url() -> str:
+    """The URL of the database pytest-django created, for worker subprocesses to share it."""
+    s = connection.settings_dict
+    if s["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(s['NAME']).resolve()}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]
+
+
+@dataclass
+class WorkerProcess:
+    """A real `celery worker` subprocess consuming some queues of the test database and Redis."""
+
+    queues: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+    def start(self, *, wait: bool = True) -> WorkerProcess:
+        self.log_path.write_text("")
+        name = f"{'-'.join(self.queues)}-{os.getpid()}-{time.monotonic_ns()}@%h"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "project", "worker",
+                "-Q", ",".join(self.queues), "-n", name, "--concurrency=1", "--pool=prefork",
+                "--loglevel=INFO", "--without-mingle", "--without-gossip", *self.extra_args,
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=self.log_path.open("a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill -9 takes the pool child too
+        )
+        return self.wait_ready() if wait else self
+
+    def wait_ready(self, timeout: float = 60.0) -> WorkerProcess:
+        assert self.proc is not None
+        wait_until(lambda: " ready." in self.log_path.read_text() or self.proc.poll() is not None,
+                   timeout=timeout, what=f"worker {self.queues} to start")
+        if self.proc.poll() is not None:
+            pytest.fail(f"Worker {self.queues} exited at start:\n{self.log_path.read_text()[-3000:]}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+
+    def kill_hard(self) -> None:
+        """SIGKILL the whole worker (main process and pool child), as an OOM killer or a crash would."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def worker_factory(
+    django_db_setup: None, broker: redis.Redis, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start worker subprocesses (stopped at the end of the test); env overrides per worker."""
+    started: list[WorkerProcess] = []
+
+    def start(
+        queues: list[str], env: dict[str, str] | None = None, extra_args: list[str] | None = None, wait: bool = True
+    ) -> WorkerProcess:
+        worker_env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": settings.CELERY_BROKER_URL,
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "TESTAPP_STATE_DIR": settings.TESTAPP_STATE_DIR,
+            "CELERY_WORKER_SEND_TASK_EVENTS": "0",
+            **(env or {}),
+        }
+        worker = WorkerProcess(
+            queues=queues, env=worker_env, log_path=tmp_path / f"worker-{len(started)}.log",
+            extra_args=extra_args or [],
+        )
+        started.append(worker)
+        return worker.start(wait=wait)
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def workers(worker_factory: Callable[..., WorkerProcess], clean_broker: redis.Redis) -> dict[str, WorkerProcess]:
+    """One real worker process per queue that has subscribers in these tests."""
+    started = {queue: worker_factory([queue], wait=False) for queue in ("orders", "inventory", "testapp")}
+    return {queue: worker.wait_ready() for queue, worker in started.items()}

@@ -1,0 +1,35 @@
+"""Settings for the test suite: the project's settings plus a test-only consumer app (testapp)."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
+
+from kombu import Exchange, Queue  # noqa: E402
+
+from project.settings import *  # noqa: E402,F403
+from project.settings import DATABASES, INSTALLED_APPS, MESSAGING_QUEUES, VAR_DIR, env  # noqa: E402
+
+DEBUG = False
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+MESSAGING_QUEUES = [*MESSAGING_QUEUES, "testapp"]
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in MESSAGING_QUEUES]
+CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name, "routing_key": name} for name in MESSAGING_QUEUES}
+
+# Fast retries so that retry and dead-letter paths finish within a test.
+MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=3)
+MESSAGING_RETRY_BACKOFF = env.float("MESSAGING_RETRY_BACKOFF", default=0.2)
+MESSAGING_RETRY_BACKOFF_MAX = env.float("MESSAGING_RETRY_BACKOFF_MAX", default=1.0)
+
+# Where the test-only handlers keep state that must survive a rolled-back transaction.
+TESTAPP_STATE_DIR = env.str("TESTAPP_STATE_DIR", default=str(VAR_DIR / "testapp-state"))
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not the in-memory default, so worker subprocesses can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(VAR_DIR / "test.sqlite3"))}
