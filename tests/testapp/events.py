@@ -10,7 +10,7 @@ class Pinged(Event):
     """Add ``amount`` to the tally ``key``. ``behaviour`` makes the handler misbehave on purpose:
 
     ok | transient:<n> (fail n times with a transient error, then succeed) | permanent |
-    bug | slow:<seconds> (sleep inside the handler transaction).
+    bug | slow:<seconds> (on the first attempt, sleep inside the handler transaction).
     """
 
     key: str

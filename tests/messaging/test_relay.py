@@ -1,0 +1,113 @@
+"""The relay and the sweep, against the real Redis broker."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+import redis
+from django.db import connection, connections
+from django.utils import timezone
+
+from project.messaging.models import Delivery, InboxRecord
+from project.messaging.relay import sweep
+from tests.testapp.services import tally_ping
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def queued_deliveries(client: redis.Redis, queue: str = "testapp") -> list[dict]:
+    """The task kwargs of every message waiting in a queue, decoded as a worker would."""
+    found = []
+    for raw in client.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        body = message["body"]
+        if message["properties"].get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        _args, kwargs, _embed = json.loads(body)
+        found.append(kwargs)
+    return found
+
+
+def test_after_commit_the_event_is_sent_at_once(clean_broker: redis.Redis) -> None:
+    tally_ping(key="EAGER", amount=1)
+    [sent] = queued_deliveries(clean_broker)
+    delivery = Delivery.objects.get()
+    assert sent["delivery_id"] == delivery.pk and sent["handler"] == "testapp.add_to_tally"
+    assert sent["envelope"]["payload"] == {"key": "EAGER", "amount": 1, "behaviour": "ok"}
+    assert (delivery.status, delivery.send_count) == (Delivery.Status.SENT, 1)
+
+
+def test_a_crash_between_commit_and_send_is_repaired_by_the_sweep(clean_broker: redis.Redis, settings) -> None:
+    settings.MESSAGING_SEND_ON_COMMIT = False  # as if the process died right after COMMIT
+    for i in range(3):
+        tally_ping(key=f"CRASH-{i}", amount=1)
+    assert queued_deliveries(clean_broker) == []
+    assert Delivery.objects.filter(status=Delivery.Status.PENDING).count() == 3
+    report = sweep()
+    assert report.sent == 3
+    assert sorted(d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)) == [
+        "CRASH-0", "CRASH-1", "CRASH-2"
+    ]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SENT}
+    assert sweep().sent == 0
+
+
+def test_two_sweeps_at_once_send_each_event_exactly_once(clean_broker: redis.Redis, settings) -> None:
+    settings.MESSAGING_SEND_ON_COMMIT = False
+    settings.MESSAGING_RELAY_BATCH_SIZE = 25
+    for i in range(300):
+        tally_ping(key=f"RACE-{i}", amount=1)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def relay() -> None:
+        try:
+            barrier.wait()
+            sweep()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=relay) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    sent_ids = [d["delivery_id"] for d in queued_deliveries(clean_broker)]
+    assert len(sent_ids) == 300
+    assert len(set(sent_ids)) == 300
+    assert set(Delivery.objects.values_list("send_count", flat=True)) == {1}
+
+
+def test_deliveries_lost_by_the_broker_are_sent_again_and_processed_ones_are_confirmed(
+    clean_broker: redis.Redis, settings
+) -> None:
+    tally_ping(key="LOST", amount=1)
+    tally_ping(key="DONE", amount=1)
+    clean_broker.delete("testapp")  # the broker lost both messages (restart without persistence)
+    done = Delivery.objects.get(event__payload__key="DONE")
+    InboxRecord.objects.create(handler=done.handler, event_id=done.event_id, event_type="testapp.Pinged")
+    assert sweep().requeued == 0  # not stale yet: the workers may still be on it
+    Delivery.objects.update(last_sent_at=timezone.now() - timedelta(seconds=settings.MESSAGING_REDELIVER_AFTER + 1))
+    report = sweep()
+    assert (report.requeued, report.confirmed, report.sent) == (1, 1, 1)
+    assert [d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)] == ["LOST"]
+    lost = Delivery.objects.get(event__payload__key="LOST")
+    assert (lost.status, lost.send_count) == (Delivery.Status.SENT, 2)
+    assert Delivery.objects.get(pk=done.pk).status == Delivery.Status.PROCESSED
+
+
+def test_the_relay_command_sends_pending_deliveries_once(clean_broker: redis.Redis, settings, capsys) -> None:
+    from django.core.management import call_command
+
+    settings.MESSAGING_SEND_ON_COMMIT = False
+    tally_ping(key="CMD", amount=1)
+    call_command("relay_outbox")
+    assert f"{connection.alias}: sent 1, re-queued 0 lost" in capsys.readouterr().out
+    assert len(queued_deliveries(clean_broker)) == 1
