@@ -6,8 +6,7 @@ class ArticlesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from project.messaging.routing import subscribe
-
         from articles import handlers
+        from project.messaging.routing import subscribe
 
         subscribe(self.label, handlers.SUBSCRIPTIONS)

@@ -28,13 +28,20 @@ class ArticlePublished(Event):
 
 @message_type("articles.ArticleRevised", version=1, aggregate="article", aggregate_id="article_id")
 class ArticleRevised(Event):
-    """A published article's content changed (a new revision)."""
+    """A published article's content changed (a new revision).
+
+    The optional fields let a consumer that receives this before the article's (older)
+    ArticlePublished still build a complete copy; events of older producers may lack them.
+    """
 
     article_id: UUID
     slug: str
     title: str
     body: str
     revision: int
+    author_id: int | None = None
+    author_name: str | None = None
+    published_at: datetime | None = None
 
 
 @message_type("articles.ArticleUnpublished", version=1, aggregate="article", aggregate_id="article_id")
