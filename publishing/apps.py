@@ -7,7 +7,6 @@ class PublishingConfig(AppConfig):
 
     def ready(self) -> None:
         from project.messaging.routing import subscribe
-
         from publishing import handlers
 
         subscribe(self.label, handlers.SUBSCRIPTIONS)
