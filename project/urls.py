@@ -11,4 +11,7 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("orders.api.urls")),
+    path("api/", include("articles.api.urls")),
+    path("api/", include("publishing.api.urls")),
+    path("feeds/", include("publishing.urls")),
 ]
