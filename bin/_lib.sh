@@ -53,7 +53,7 @@ PY
 ensure_venv() {  # ensure_venv REQUIREMENTS_FILE: .venv exists, REQUIREMENTS_FILE is installed, PATH uses it
     local requirements="$REPO_ROOT/$1"
     local stamp="$VENV/.installed-$(basename "$1").sha256"
-    if [[ -x "$VENV/bin/python" ]] && ! python_ok "$VENV/bin/python"; then
+    if [[ -e "$VENV" ]] && ! python_ok "$VENV/bin/python"; then
         say "The virtualenv in $VENV is broken or older than Python $MIN_PYTHON: recreating it."
         rm -rf "$VENV"
     fi
