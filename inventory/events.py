@@ -4,31 +4,69 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from project.messaging.events import Event, message_type
 
 
-class ReservedLine(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@message_type("inventory.StockReserved", version=1, aggregate="order", aggregate_id="order_id")
+class StockReserved(Event):
+    """One order line's units are held for it."""
 
+    order_id: UUID
     line_id: UUID
     sku: str
     quantity: int = Field(gt=0)
 
 
-@message_type("inventory.StockReserved", version=1, aggregate="order", aggregate_id="order_id")
-class StockReserved(Event):
-    """Every line of the order is reserved."""
-
-    order_id: UUID
-    lines: tuple[ReservedLine, ...]
-
-
 @message_type("inventory.StockReservationFailed", version=1, aggregate="order", aggregate_id="order_id")
 class StockReservationFailed(Event):
-    """The order could not be reserved; nothing of it stays reserved."""
+    """One order line could not be reserved; it holds nothing.
+
+    ``code``: insufficient_stock | unknown_sku | already_released (the line was released first).
+    """
 
     order_id: UUID
+    line_id: UUID
     sku: str
+    code: str
     reason: str
+
+
+@message_type("inventory.StockReleased", version=1, aggregate="order", aggregate_id="order_id")
+class StockReleased(Event):
+    """One order line holds nothing any more. ``quantity`` is 0 when it never held anything."""
+
+    order_id: UUID
+    line_id: UUID
+    sku: str
+    quantity: int = Field(ge=0)
+
+
+@message_type("inventory.StockCommitted", version=1, aggregate="order", aggregate_id="order_id")
+class StockCommitted(Event):
+    """One confirmed order line's units left stock (on_hand) for good."""
+
+    order_id: UUID
+    line_id: UUID
+    sku: str
+    quantity: int = Field(gt=0)
+
+
+@message_type("inventory.StockDepleted", version=1, aggregate="stock_item", aggregate_id="sku")
+class StockDepleted(Event):
+    """Nothing of this sku is available any more."""
+
+    sku: str
+    on_hand: int
+    reserved: int
+
+
+@message_type("inventory.StockReplenished", version=1, aggregate="stock_item", aggregate_id="sku")
+class StockReplenished(Event):
+    """Stock was added (restock) or corrected upwards (adjustment)."""
+
+    sku: str
+    on_hand: int
+    available: int
+    added: int

@@ -1,18 +1,27 @@
-"""Inventory's reactions to other domains' events. Each handler calls one service."""
+"""Inventory's reactions to the order saga's commands. Each handler calls one service."""
 
 from __future__ import annotations
 
 from inventory import services
-from orders.events import OrderPlaced
+from orders.events import CommitStock, ReleaseStock, ReserveStock
 
 
-def reserve_stock_for_order(event: OrderPlaced) -> None:
-    services.order_stock_reserve(
-        order_id=event.order_id,
-        lines=[services.LineRequest(line_id=l.line_id, sku=l.sku, quantity=l.quantity) for l in event.lines],
+def reserve_order_line(command: ReserveStock) -> None:
+    services.stock_reserve_line(
+        order_id=command.order_id, line_id=command.line_id, sku=command.sku, quantity=command.quantity
     )
 
 
+def release_order_line(command: ReleaseStock) -> None:
+    services.stock_release_line(order_id=command.order_id, line_id=command.line_id, sku=command.sku)
+
+
+def commit_order_line(command: CommitStock) -> None:
+    services.stock_commit_line(order_id=command.order_id, line_id=command.line_id, sku=command.sku)
+
+
 SUBSCRIPTIONS = {
-    OrderPlaced: [reserve_stock_for_order],
+    ReserveStock: [reserve_order_line],
+    ReleaseStock: [release_order_line],
+    CommitStock: [commit_order_line],
 }

@@ -1,20 +1,30 @@
-"""Orders' reactions to what inventory reports. Each handler calls one service."""
+"""Orders' reactions to what inventory reports about each line. Each handler calls one service."""
 
 from __future__ import annotations
 
-from inventory.events import StockReservationFailed, StockReserved
+from inventory.events import StockCommitted, StockReleased, StockReservationFailed, StockReserved
 from orders import services
 
 
-def confirm_order_when_stock_reserved(event: StockReserved) -> None:
-    services.order_confirm(order_id=event.order_id)
+def advance_saga_on_stock_reserved(event: StockReserved) -> None:
+    services.order_stock_reserved(order_id=event.order_id, line_id=event.line_id)
 
 
-def fail_order_when_stock_unavailable(event: StockReservationFailed) -> None:
-    services.order_fail(order_id=event.order_id, reason=event.reason)
+def advance_saga_on_stock_refused(event: StockReservationFailed) -> None:
+    services.order_stock_refused(order_id=event.order_id, line_id=event.line_id, reason=event.reason)
+
+
+def advance_saga_on_stock_released(event: StockReleased) -> None:
+    services.order_stock_released(order_id=event.order_id, line_id=event.line_id, quantity=event.quantity)
+
+
+def advance_saga_on_stock_committed(event: StockCommitted) -> None:
+    services.order_stock_committed(order_id=event.order_id, line_id=event.line_id)
 
 
 SUBSCRIPTIONS = {
-    StockReserved: [confirm_order_when_stock_reserved],
-    StockReservationFailed: [fail_order_when_stock_unavailable],
+    StockReserved: [advance_saga_on_stock_reserved],
+    StockReservationFailed: [advance_saga_on_stock_refused],
+    StockReleased: [advance_saga_on_stock_released],
+    StockCommitted: [advance_saga_on_stock_committed],
 }

@@ -1,20 +1,33 @@
-"""Orders use cases. Entry services are durable transactions; handler services join the inbox's."""
+"""Orders use cases. Entry services are durable transactions; the ones handlers call join the
+handler's inbox transaction. The saga's steps live in orders/saga.py."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from orders.events import OrderConfirmed, OrderFailed, OrderPlaced, PlacedLine
-from orders.models import Order, OrderLine
+from orders import saga
+from orders.events import OrderPlaced, PlacedLine
+from orders.models import Order, OrderLine, OrderSaga
 from project.messaging.outbox import publish
 
 logger = logging.getLogger(__name__)
+
+
+class OrderError(Exception):
+    """A request about an order breaks a business rule; the message says which."""
+
+
+class IdempotencyKeyReused(OrderError):
+    """The Idempotency-Key was already used for a different order request."""
 
 
 @dataclass(frozen=True)
@@ -24,13 +37,54 @@ class LineInput:
     unit_price: Decimal
 
 
-@transaction.atomic(durable=True)
-def order_place(*, customer_id: int, lines: Sequence[LineInput]) -> Order:
-    """Create the order and start reserving its stock: OrderPlaced goes out with the commit."""
+@dataclass(frozen=True)
+class Placement:
+    order: Order
+    replayed: bool  # True when an earlier request with the same Idempotency-Key placed it
+
+
+def _fingerprint(lines: Sequence[LineInput]) -> str:
+    canonical = json.dumps([[l.sku, l.quantity, str(Decimal(l.unit_price))] for l in lines])
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(customer_id: int, idempotency_key: str, fingerprint: str) -> Placement:
+    order = Order.objects.get(customer_id=customer_id, idempotency_key=idempotency_key)
+    if order.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {idempotency_key!r} was already used for a different order ({order.pk})."
+        )
+    return Placement(order, replayed=True)
+
+
+def order_place(
+    *, customer_id: int, lines: Sequence[LineInput], idempotency_key: str | None = None
+) -> Placement:
+    """Place an order and start its saga: OrderPlaced and one ReserveStock per line commit with it.
+
+    With an ``idempotency_key``, a retried request returns the order the first one placed.
+    """
     if not lines:
-        raise ValueError("An order needs at least one line.")
+        raise OrderError("An order needs at least one line.")
+    fingerprint = _fingerprint(lines)
+    if idempotency_key and Order.objects.filter(customer_id=customer_id, idempotency_key=idempotency_key).exists():
+        return _replay(customer_id, idempotency_key, fingerprint)
+    try:
+        return Placement(_place(customer_id, lines, idempotency_key, fingerprint), replayed=False)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # A concurrent request with the same key won the race; answer with its order.
+        return _replay(customer_id, idempotency_key, fingerprint)
+
+
+@transaction.atomic(durable=True)
+def _place(customer_id: int, lines: Sequence[LineInput], idempotency_key: str | None, fingerprint: str) -> Order:
     order = Order.objects.create(
-        customer_id=customer_id, total=sum((l.unit_price * l.quantity for l in lines), Decimal("0"))
+        customer_id=customer_id,
+        total=sum((l.unit_price * l.quantity for l in lines), Decimal("0")),
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
     )
     created = OrderLine.objects.bulk_create(
         OrderLine(order=order, position=i, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price)
@@ -38,46 +92,81 @@ def order_place(*, customer_id: int, lines: Sequence[LineInput]) -> Order:
     )
     order.start_reserving()
     order.save(update_fields=["status", "version"])
+    publish_placed(order, created)
+    saga.start(order)
+    return order
+
+
+def publish_placed(order: Order, lines: Sequence[OrderLine]) -> None:
     publish(
         OrderPlaced(
-            order_id=order.id,
-            customer_id=customer_id,
-            lines=tuple(
-                PlacedLine(line_id=l.id, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price) for l in created
-            ),
+            order_id=order.pk,
+            customer_id=order.customer_id,
+            lines=tuple(PlacedLine(line_id=l.pk, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price) for l in lines),
             total=order.total,
         ),
         aggregate_version=order.version,
     )
-    return order
 
 
-def _locked_order(order_id: UUID) -> Order | None:
-    # Lock the order row: a confirmation and a failure arriving together are applied one by one.
-    return Order.objects.select_for_update().filter(pk=order_id).first()
+@transaction.atomic(durable=True)
+def order_cancel(*, order_id: UUID, reason: str = "cancelled by the customer") -> Order:
+    """Cancel an order that is still reserving: the saga releases what it holds, then cancels it.
+
+    Cancelling twice is harmless; a confirmed or failed order cannot be cancelled.
+    """
+    the_saga = saga.lock(order_id)
+    if the_saga is None:
+        raise Order.DoesNotExist(f"No order {order_id}.")
+    if the_saga.state == OrderSaga.State.RESERVING:
+        saga.compensate(the_saga, OrderSaga.State.CANCELLED, reason)
+    elif the_saga.outcome == OrderSaga.State.CANCELLED:
+        pass  # already being cancelled, or cancelled: same answer again
+    else:
+        raise OrderError(f"Order {order_id} is {the_saga.order.status} ({the_saga.state}); it can no longer be cancelled.")
+    return Order.objects.get(pk=order_id)
+
+
+def order_sagas_expire_overdue() -> int:
+    """Compensate sagas past their deadline, each in its own transaction (called by beat)."""
+    now = timezone.now()
+    expired = 0
+    for order_id in saga.overdue(now):
+        with transaction.atomic(durable=True):
+            the_saga = saga.lock(order_id)
+            if the_saga is not None and saga.expire(the_saga, now):
+                expired += 1
+    if expired:
+        logger.warning("Compensated %d order sagas past their deadline", expired)
+    return expired
+
+
+def _with_saga(order_id: UUID, apply) -> None:
+    the_saga = saga.lock(order_id)
+    if the_saga is None:
+        logger.warning("Reply about unknown order %s ignored", order_id)
+        return
+    apply(the_saga)
 
 
 @transaction.atomic
-def order_confirm(*, order_id: UUID) -> None:
-    """Stock is reserved: confirm. A reply for an order that already ended changes nothing."""
-    order = _locked_order(order_id)
-    if order is None or order.status != Order.Status.RESERVING:
-        logger.info("Ignoring stock reservation for order %s in state %s", order_id, order and order.status)
-        return
-    order.confirm()
-    order.save(update_fields=["status", "version", "updated_at"])
-    publish(OrderConfirmed(order_id=order.id, customer_id=order.customer_id, total=order.total),
-            aggregate_version=order.version)
+def order_stock_reserved(*, order_id: UUID, line_id: UUID) -> None:
+    """Inventory reserved a line; the last one confirms the order."""
+    _with_saga(order_id, lambda s: saga.on_stock_reserved(s, line_id))
 
 
 @transaction.atomic
-def order_fail(*, order_id: UUID, reason: str) -> None:
-    """Stock could not be reserved: fail with the reason. Late or repeated replies change nothing."""
-    order = _locked_order(order_id)
-    if order is None or order.is_terminal:
-        logger.info("Ignoring reservation failure for order %s in state %s", order_id, order and order.status)
-        return
-    order.fail(reason)
-    order.save(update_fields=["status", "version", "failure_reason", "updated_at"])
-    publish(OrderFailed(order_id=order.id, customer_id=order.customer_id, reason=reason),
-            aggregate_version=order.version)
+def order_stock_refused(*, order_id: UUID, line_id: UUID, reason: str) -> None:
+    """Inventory refused a line: compensate, and fail the order with the reason."""
+    _with_saga(order_id, lambda s: saga.on_stock_refused(s, line_id, reason))
+
+
+@transaction.atomic
+def order_stock_released(*, order_id: UUID, line_id: UUID, quantity: int) -> None:
+    """Inventory released a line; the last one ends the compensation."""
+    _with_saga(order_id, lambda s: saga.on_stock_released(s, line_id, quantity))
+
+
+@transaction.atomic
+def order_stock_committed(*, order_id: UUID, line_id: UUID) -> None:
+    _with_saga(order_id, lambda s: saga.on_stock_committed(s, line_id))

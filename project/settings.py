@@ -230,6 +230,7 @@ CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name, "routing_key": name} for name
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "messaging.sweep_outbox", "schedule": 15.0},
     "purge-messaging-tables": {"task": "messaging.purge_expired", "schedule": 3600.0},
+    "expire-overdue-order-sagas": {"task": "orders.expire_overdue_sagas", "schedule": 5.0},
 }
 
 # --- Messaging layer (project/messaging) ---------------------------------------------------
@@ -244,6 +245,10 @@ MESSAGING_REDELIVER_AFTER = env.float("MESSAGING_REDELIVER_AFTER", default=600.0
 MESSAGING_RELAY_BATCH_SIZE = env.int("MESSAGING_RELAY_BATCH_SIZE", default=500)
 # Retention of processed bookkeeping rows, in days.
 MESSAGING_RETENTION_DAYS = env.int("MESSAGING_RETENTION_DAYS", default=14)
+
+# --- Domains ------------------------------------------------------------------------------
+# An order whose stock is not all reserved by then is compensated and fails (stored per saga).
+ORDERS_RESERVATION_TIMEOUT_SECONDS = env.float("ORDERS_RESERVATION_TIMEOUT_SECONDS", default=120.0)
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

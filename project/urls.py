@@ -11,7 +11,10 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("orders.api.urls")),
+    path("api/", include("inventory.api.urls")),
     path("api/", include("articles.api.urls")),
     path("api/", include("publishing.api.urls")),
+    path("api/", include("users.api.urls")),
+    path("api/", include("notifications.api.urls")),
     path("feeds/", include("publishing.urls")),
 ]

@@ -1,29 +1,96 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orders import selectors, services
-from orders.api.serializers import OrderPlaceSerializer, OrderSerializer
+from orders.api.serializers import (
+    OrderCancelSerializer,
+    OrderPlaceSerializer,
+    OrderSerializer,
+    SagaTimelineSerializer,
+)
+from orders.models import Order
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class OrderFilter(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Order
+        fields = ["status", "customer_id"]
 
 
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Place orders and follow them. Customers see their own orders; staff see all."""
+    """Place orders and follow them. Customers see their own orders only; staff see all."""
 
     serializer_class = OrderSerializer
-    filterset_fields = ["status"]
+    filterset_class = OrderFilter
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Order]:
         return selectors.order_list_for(self.request.user)
 
-    @extend_schema(request=OrderPlaceSerializer, responses={201: OrderSerializer})
+    @extend_schema(
+        request=OrderPlaceSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER,
+                description="Any unique string (e.g. a UUID). Retrying with the same key returns the "
+                "order the first request placed (200) instead of placing another.",
+            )
+        ],
+        responses={
+            201: OrderSerializer,
+            200: OpenApiResponse(OrderSerializer, description="Replay of an earlier request with this key."),
+            400: OpenApiResponse(description="Invalid lines, or the key was used for a different order."),
+        },
+    )
     def create(self, request: Request) -> Response:
         incoming = OrderPlaceSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        order = services.order_place(
-            customer_id=request.user.pk,
-            lines=[services.LineInput(**line) for line in incoming.validated_data["lines"]],
-        )
-        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+        key = request.headers.get(IDEMPOTENCY_HEADER) or None
+        if key is not None and not (1 <= len(key) <= 100):
+            raise ValidationError({IDEMPOTENCY_HEADER: ["Must be 1 to 100 characters."]})
+        try:
+            placement = services.order_place(
+                customer_id=request.user.pk,
+                lines=[services.LineInput(**line) for line in incoming.validated_data["lines"]],
+                idempotency_key=key,
+            )
+        except services.IdempotencyKeyReused as exc:
+            raise ValidationError({IDEMPOTENCY_HEADER: [str(exc)]}) from exc
+        body = OrderSerializer(selectors.order_get(placement.order.pk)).data
+        return Response(body, status=status.HTTP_200_OK if placement.replayed else status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=OrderCancelSerializer,
+        responses={202: OrderSerializer, 400: OpenApiResponse(description="The order can no longer be cancelled.")},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel an order still reserving stock. What it holds is released, then it is cancelled."""
+        order = self.get_object()  # 404 for another customer's order
+        incoming = OrderCancelSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            services.order_cancel(order_id=order.pk, reason=incoming.validated_data["reason"])
+        except services.OrderError as exc:
+            raise ValidationError({"status": [str(exc)]}) from exc
+        return Response(OrderSerializer(selectors.order_get(order.pk)).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: SagaTimelineSerializer})
+    @action(detail=True, methods=["get"])
+    def timeline(self, request: Request, pk: str | None = None) -> Response:
+        """The saga's step history: each command sent to inventory, what came back, and when."""
+        order = self.get_object()
+        return Response(SagaTimelineSerializer(selectors.saga_timeline(order.pk)).data)

@@ -30,7 +30,7 @@ def test_an_order_with_stock_for_every_line_is_confirmed_and_its_stock_reserved(
     order = order_place(
         customer_id=1,
         lines=[LineInput("CRUNCHY-ARMCHAIR", 3, Decimal("99.00")), LineInput("SHINY-LAMP", 5, Decimal("20.00"))],
-    )
+    ).order
     assert final_order(order.pk).status == Order.Status.CONFIRMED
     stock = {s.sku: (s.on_hand, s.reserved) for s in StockItem.objects.all()}
     assert stock == {"CRUNCHY-ARMCHAIR": (10, 3), "SHINY-LAMP": (5, 5)}
@@ -42,7 +42,7 @@ def test_an_order_short_of_stock_fails_naming_the_sku_and_reserves_nothing(worke
     order = order_place(
         customer_id=1,
         lines=[LineInput("CRUNCHY-ARMCHAIR", 2, Decimal("99.00")), LineInput("RARE-VASE", 2, Decimal("500.00"))],
-    )
+    ).order
     failed = final_order(order.pk)
     assert failed.status == Order.Status.FAILED
     assert failed.failure_reason == "insufficient stock for RARE-VASE"

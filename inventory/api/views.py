@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from inventory import selectors, services
+from inventory.api.serializers import (
+    AdjustSerializer,
+    RestockSerializer,
+    StockItemCreateSerializer,
+    StockItemSerializer,
+)
+from inventory.models import StockItem
+
+
+class IsStaffOrReadOnly(permissions.BasePermission):
+    def has_permission(self, request: Request, view: object) -> bool:
+        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+
+class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Products with their stock levels. Anyone signed in reads; staff create, restock and adjust."""
+
+    serializer_class = StockItemSerializer
+    permission_classes = [permissions.IsAuthenticated, IsStaffOrReadOnly]
+    lookup_field = "sku"
+    lookup_value_regex = "[A-Za-z0-9-]+"
+    filterset_fields = ["sku"]
+
+    def get_queryset(self) -> QuerySet[StockItem]:
+        return selectors.stock_item_list()
+
+    def _run(self, fn, **kwargs) -> StockItem:
+        try:
+            return fn(**kwargs)
+        except services.UnknownSku as exc:
+            raise ValidationError({"sku": [str(exc)]}) from exc
+        except services.StockError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from exc
+
+    @extend_schema(request=StockItemCreateSerializer, responses={201: StockItemSerializer, 400: OpenApiResponse()})
+    def create(self, request: Request) -> Response:
+        incoming = StockItemCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        item = self._run(services.stock_item_create, **incoming.validated_data)
+        return Response(StockItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RestockSerializer, responses={200: StockItemSerializer, 400: OpenApiResponse()})
+    @action(detail=True, methods=["post"])
+    def restock(self, request: Request, sku: str | None = None) -> Response:
+        item = self.get_object()
+        incoming = RestockSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        item = self._run(services.stock_restock, sku=item.sku, actor_id=request.user.pk, **incoming.validated_data)
+        return Response(StockItemSerializer(item).data)
+
+    @extend_schema(request=AdjustSerializer, responses={200: StockItemSerializer, 400: OpenApiResponse()})
+    @action(detail=True, methods=["post"])
+    def adjust(self, request: Request, sku: str | None = None) -> Response:
+        """Correct on_hand after a count; it cannot go below what is reserved."""
+        item = self.get_object()
+        incoming = AdjustSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        item = self._run(services.stock_adjust, sku=item.sku, actor_id=request.user.pk, **incoming.validated_data)
+        return Response(StockItemSerializer(item).data)

@@ -1,0 +1,196 @@
+"""The order saga: a process manager persisted in OrderSaga, OrderLine.stock and SagaStep.
+
+    reserving --every line reserved--> confirmed  (then CommitStock per line)
+        |
+        +--a line refused / customer cancels / deadline passes--> compensating
+                 --every line that may hold stock released--> failed | cancelled
+
+One ReserveStock command per line goes out at once, so lines are reserved in parallel. Every
+function here runs inside the caller's transaction (a service, or a handler's inbox transaction)
+with the saga row locked, so replies about one order are applied one at a time. Every step is
+idempotent: a reply about a line the saga already moved past, or a reply after the saga ended, is
+recorded as stale and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.utils import timezone
+
+from orders.events import CommitStock, OrderCancelled, OrderConfirmed, OrderFailed, ReleaseStock, ReserveStock
+from orders.models import Order, OrderLine, OrderSaga, SagaStep
+from project.messaging.context import current_envelope
+from project.messaging.outbox import publish
+
+logger = logging.getLogger(__name__)
+
+FAILED, CANCELLED = OrderSaga.State.FAILED, OrderSaga.State.CANCELLED
+Stock = OrderLine.Stock
+
+
+def reservation_timeout() -> timedelta:
+    return timedelta(seconds=settings.ORDERS_RESERVATION_TIMEOUT_SECONDS)
+
+
+def start(order: Order) -> OrderSaga:
+    """Open the saga of a freshly placed order and ask inventory for every line at once."""
+    saga = OrderSaga.objects.create(order=order, deadline_at=timezone.now() + reservation_timeout())
+    for line in order.lines.all():
+        _send(saga, line, SagaStep.Action.RESERVE,
+              ReserveStock(order_id=order.pk, line_id=line.pk, sku=line.sku, quantity=line.quantity))
+    return saga
+
+
+def lock(order_id: UUID) -> OrderSaga | None:
+    # Lock the saga row: replies for one order, the deadline sweep and a cancellation racing
+    # each other are applied one after the other, each seeing the previous one's result.
+    return OrderSaga.objects.select_for_update().select_related("order").filter(order_id=order_id).first()
+
+
+def on_stock_reserved(saga: OrderSaga, line_id: UUID) -> None:
+    line = _line(saga, line_id)
+    if saga.state != OrderSaga.State.RESERVING or line.stock != Stock.REQUESTED:
+        # Compensating: the release already sent for this line will give the units back.
+        _reply(saga, line, SagaStep.Action.RESERVE, outcome=f"reserved while the line was {line.stock}")
+        return
+    _reply(saga, line, SagaStep.Action.RESERVE, outcome="reserved")
+    _set_stock(line, Stock.RESERVED)
+    if not saga.order.lines.exclude(stock=Stock.RESERVED).exists():
+        _confirm(saga)
+
+
+def on_stock_refused(saga: OrderSaga, line_id: UUID, reason: str) -> None:
+    line = _line(saga, line_id)
+    if line.stock == Stock.REQUESTED and saga.state == OrderSaga.State.RESERVING:
+        _reply(saga, line, SagaStep.Action.RESERVE, outcome=f"refused: {reason}")
+        _set_stock(line, Stock.REFUSED)
+        compensate(saga, FAILED, reason)
+        return
+    # Already compensating (the line is being released anyway) or ended: nothing to do.
+    _reply(saga, line, SagaStep.Action.RESERVE, outcome=f"refused while the line was {line.stock}: {reason}")
+
+
+def on_stock_released(saga: OrderSaga, line_id: UUID, quantity: int) -> None:
+    line = _line(saga, line_id)
+    if line.stock != Stock.RELEASING:
+        _reply(saga, line, SagaStep.Action.RELEASE, outcome=f"released {quantity}")
+        return
+    _reply(saga, line, SagaStep.Action.RELEASE, outcome=f"released {quantity}")
+    _set_stock(line, Stock.RELEASED)
+    if saga.state == OrderSaga.State.COMPENSATING and not saga.order.lines.filter(stock=Stock.RELEASING).exists():
+        _finish_compensation(saga)
+
+
+def on_stock_committed(saga: OrderSaga, line_id: UUID) -> None:
+    line = _line(saga, line_id)
+    if line.stock != Stock.COMMITTING:
+        _reply(saga, line, SagaStep.Action.COMMIT, outcome="committed")
+        return
+    _reply(saga, line, SagaStep.Action.COMMIT, outcome="committed")
+    _set_stock(line, Stock.COMMITTED)
+
+
+def compensate(saga: OrderSaga, outcome: str, reason: str) -> None:
+    """Undo the reservations: release, in reverse line order, every line that may hold stock.
+
+    The order ends (failed or cancelled, with the reason) once inventory has answered every
+    release; lines it refused hold nothing and need no release.
+    """
+    saga.start_compensating(outcome, reason)
+    saga.save(update_fields=["state", "outcome", "reason"])
+    SagaStep.objects.create(order_id=saga.order_id, action=SagaStep.Action.COMPENSATE, outcome=outcome, note=reason)
+    to_release = [line for line in saga.order.lines.order_by("-position") if line.may_hold_stock]
+    for line in to_release:
+        _set_stock(line, Stock.RELEASING)
+        _send(saga, line, SagaStep.Action.RELEASE, ReleaseStock(order_id=saga.order_id, line_id=line.pk, sku=line.sku))
+    if not to_release:
+        _finish_compensation(saga)
+
+
+def _confirm(saga: OrderSaga) -> None:
+    order = saga.order
+    order.confirm()
+    order.save(update_fields=["status", "version", "updated_at"])
+    saga.state, saga.ended_at = OrderSaga.State.CONFIRMED, timezone.now()
+    saga.save(update_fields=["state", "ended_at"])
+    SagaStep.objects.create(order_id=saga.order_id, action=SagaStep.Action.CONFIRM, outcome="confirmed")
+    publish(OrderConfirmed(order_id=order.pk, customer_id=order.customer_id, total=order.total),
+            aggregate_version=order.version)
+    for line in order.lines.all():
+        _set_stock(line, Stock.COMMITTING)
+        _send(saga, line, SagaStep.Action.COMMIT, CommitStock(order_id=order.pk, line_id=line.pk, sku=line.sku))
+
+
+def _finish_compensation(saga: OrderSaga) -> None:
+    order = saga.order
+    if saga.outcome == CANCELLED:
+        order.cancel(saga.reason)
+        event = OrderCancelled(order_id=order.pk, customer_id=order.customer_id, reason=saga.reason)
+    else:
+        order.fail(saga.reason)
+        event = OrderFailed(order_id=order.pk, customer_id=order.customer_id, reason=saga.reason)
+    order.save(update_fields=["status", "failure_reason", "version", "updated_at"])
+    saga.state, saga.ended_at = saga.outcome, timezone.now()
+    saga.save(update_fields=["state", "ended_at"])
+    SagaStep.objects.create(
+        order_id=saga.order_id, action=SagaStep.Action.CANCEL if saga.outcome == CANCELLED else SagaStep.Action.FAIL,
+        outcome=saga.outcome, note=saga.reason,
+    )
+    publish(event, aggregate_version=order.version)
+
+
+def _line(saga: OrderSaga, line_id: UUID) -> OrderLine:
+    return saga.order.lines.get(pk=line_id)
+
+
+def _set_stock(line: OrderLine, stock: str) -> None:
+    line.stock = stock
+    line.save(update_fields=["stock"])
+
+
+def _send(saga: OrderSaga, line: OrderLine, action: str, command: ReserveStock | ReleaseStock | CommitStock) -> None:
+    envelope = publish(command)
+    SagaStep.objects.create(
+        order_id=saga.order_id, line=line, action=action, command_type=command.event_type, command_id=envelope.event_id
+    )
+
+
+def _reply(saga: OrderSaga, line: OrderLine, action: str, *, outcome: str) -> None:
+    """Record what came back on the step that asked for it; a reply nobody awaits is stale."""
+    envelope = current_envelope()
+    reply_type = envelope.event_type if envelope else ""
+    reply_id = envelope.event_id if envelope else None
+    step = SagaStep.objects.filter(order_id=saga.order_id, line=line, action=action, replied_at__isnull=True).order_by("-sent_at").first()
+    if step is None:
+        SagaStep.objects.create(
+            order_id=saga.order_id, line=line, action=SagaStep.Action.STALE_REPLY, reply_type=reply_type, reply_id=reply_id,
+            replied_at=timezone.now(), outcome=outcome,
+            note=f"saga {saga.state}, line {line.stock}: acknowledged, nothing changed",
+        )
+        logger.info("Stale %s for order %s line %s ignored", reply_type, saga.order_id, line.pk)
+        return
+    step.reply_type, step.reply_id, step.replied_at, step.outcome = reply_type, reply_id, timezone.now(), outcome
+    step.save(update_fields=["reply_type", "reply_id", "replied_at", "outcome"])
+
+
+def overdue(now: datetime, limit: int = 200) -> list[UUID]:
+    """Orders whose saga is still reserving past its deadline."""
+    return list(
+        OrderSaga.objects.filter(state=OrderSaga.State.RESERVING, deadline_at__lte=now)
+        .order_by("deadline_at")
+        .values_list("order_id", flat=True)[:limit]
+    )
+
+
+def expire(saga: OrderSaga, now: datetime) -> bool:
+    """Compensate a saga whose deadline passed. Re-checked under the lock: a deadline that
+    fires after completion (or after a cancellation) does nothing."""
+    if saga.state != OrderSaga.State.RESERVING or saga.deadline_at > now:
+        return False
+    seconds = settings.ORDERS_RESERVATION_TIMEOUT_SECONDS
+    compensate(saga, FAILED, f"stock reservation timed out after {seconds:g} seconds")
+    return True
