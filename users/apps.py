@@ -7,7 +7,6 @@ class UsersConfig(AppConfig):
 
     def ready(self) -> None:
         from project.messaging.routing import subscribe
-
         from users import handlers
 
         subscribe(self.label, handlers.SUBSCRIPTIONS)

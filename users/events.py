@@ -2,6 +2,11 @@
 
 Every event carries the user's ``version``: a per-user counter that grows with each change, so a
 consumer keeping a copy applies an event only when it is newer than what it holds.
+
+The counter is shared by all of a user's events, and each event after UserRegistered carries
+only the part that changed. A copy therefore compares versions per part it keeps (email, display
+name, preferences): UserEmailPreferencesChanged v2 arriving after UserEmailChanged v3 is still
+newer than the preferences it holds, and must not be dropped.
 """
 
 from __future__ import annotations
@@ -43,4 +48,13 @@ class UserEmailPreferencesChanged(Event):
 class UserEmailChanged(Event):
     user_id: int
     email: str
+    version: int
+
+
+@message_type("users.UserDisplayNameChanged", version=1, aggregate="user", aggregate_id="user_id")
+class UserDisplayNameChanged(Event):
+    """The name the user wants to be greeted with changed."""
+
+    user_id: int
+    display_name: str
     version: int
