@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
+
+from notifications.models import Notification, Recipient
+
+
+def recipient_get(*, user_id: int) -> Recipient | None:
+    return Recipient.objects.filter(user_id=user_id).first()
+
+
+def recipient_ids_wanting_new_articles() -> QuerySet[Recipient, int]:
+    """Users who opted in to new-article emails and can be written to."""
+    return (
+        Recipient.objects.filter(new_articles=True, email_version__gt=0, preferences_version__gt=0)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+    )
+
+
+def notification_list_for(user: AbstractBaseUser) -> QuerySet[Notification]:
+    """Staff see every notification; a user only their own."""
+    notifications = Notification.objects.all()
+    return notifications if user.is_staff else notifications.filter(user_id=user.pk)
