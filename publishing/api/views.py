@@ -4,6 +4,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +14,12 @@ from publishing.api.serializers import PublicArticleSerializer, PublicSearchSeri
 from publishing.models import PublicArticle
 
 
+class PublicArticlePagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
 class PublicArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Published articles, readable by anyone without logging in. Newest first."""
 
@@ -20,6 +27,7 @@ class PublicArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     # Who asks does not matter: no authentication, so even a stale token cannot get a 401 here.
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    pagination_class = PublicArticlePagination
     lookup_field = "slug"
     filter_backends: list = []
 
