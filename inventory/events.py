@@ -9,6 +9,14 @@ from pydantic import Field
 from project.messaging.events import Event, message_type
 
 
+@message_type("inventory.ProductAdded", version=1, aggregate="stock_item", aggregate_id="sku")
+class ProductAdded(Event):
+    """A new product can be ordered from now on."""
+
+    sku: str
+    name: str
+
+
 @message_type("inventory.StockReserved", version=1, aggregate="order", aggregate_id="order_id")
 class StockReserved(Event):
     """One order line's units are held for it."""

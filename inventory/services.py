@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from inventory.events import (
+    ProductAdded,
     StockCommitted,
     StockDepleted,
     StockReleased,
@@ -38,6 +39,7 @@ def stock_item_create(*, sku: str, name: str, on_hand: int = 0) -> StockItem:
     item = StockItem.objects.create(sku=sku, name=name, on_hand=on_hand)
     if on_hand:
         StockAdjustment.objects.create(sku=sku, delta=on_hand, on_hand_after=on_hand, reason="initial stock")
+    publish(ProductAdded(sku=sku, name=name))
     return item
 
 

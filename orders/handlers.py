@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inventory.events import StockCommitted, StockReleased, StockReservationFailed, StockReserved
+from inventory.events import ProductAdded, StockCommitted, StockReleased, StockReservationFailed, StockReserved
 from orders import services
 
 
@@ -22,7 +22,12 @@ def advance_saga_on_stock_committed(event: StockCommitted) -> None:
     services.order_stock_committed(order_id=event.order_id, line_id=event.line_id)
 
 
+def remember_orderable_product(event: ProductAdded) -> None:
+    services.known_product_record(sku=event.sku, name=event.name)
+
+
 SUBSCRIPTIONS = {
+    ProductAdded: [remember_orderable_product],
     StockReserved: [advance_saga_on_stock_reserved],
     StockReservationFailed: [advance_saga_on_stock_refused],
     StockReleased: [advance_saga_on_stock_released],

@@ -11,6 +11,18 @@ class IllegalTransition(Exception):
     """The order or its saga is not in a state that allows this move."""
 
 
+class KnownProduct(models.Model):
+    """Orders' own copy of what can be ordered, built from inventory's ProductAdded events: the
+    API refuses an unknown sku at once without asking inventory anything."""
+
+    sku = models.CharField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=200)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.sku
+
+
 class Order(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from orders import saga
 from orders.events import OrderPlaced, PlacedLine
-from orders.models import Order, OrderLine, OrderSaga
+from orders.models import KnownProduct, Order, OrderLine, OrderSaga
 from project.messaging.outbox import publish
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,12 @@ logger = logging.getLogger(__name__)
 
 class OrderError(Exception):
     """A request about an order breaks a business rule; the message says which."""
+
+
+class UnknownProducts(OrderError):
+    def __init__(self, skus: Sequence[str]) -> None:
+        super().__init__(f"Unknown sku: {', '.join(skus)}.")
+        self.skus = list(skus)
 
 
 class IdempotencyKeyReused(OrderError):
@@ -66,6 +72,10 @@ def order_place(
     """
     if not lines:
         raise OrderError("An order needs at least one line.")
+    skus = [line.sku for line in lines]
+    known = set(KnownProduct.objects.filter(sku__in=skus).values_list("sku", flat=True))
+    if unknown := [sku for sku in skus if sku not in known]:
+        raise UnknownProducts(unknown)
     fingerprint = _fingerprint(lines)
     if idempotency_key and Order.objects.filter(customer_id=customer_id, idempotency_key=idempotency_key).exists():
         return _replay(customer_id, idempotency_key, fingerprint)
@@ -165,6 +175,12 @@ def order_stock_refused(*, order_id: UUID, line_id: UUID, reason: str) -> None:
 def order_stock_released(*, order_id: UUID, line_id: UUID, quantity: int) -> None:
     """Inventory released a line; the last one ends the compensation."""
     _with_saga(order_id, lambda s: saga.on_stock_released(s, line_id, quantity))
+
+
+@transaction.atomic
+def known_product_record(*, sku: str, name: str) -> None:
+    """Remember that a product can be ordered. Safe to repeat."""
+    KnownProduct.objects.update_or_create(sku=sku, defaults={"name": name})
 
 
 @transaction.atomic

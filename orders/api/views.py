@@ -69,6 +69,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             )
         except services.IdempotencyKeyReused as exc:
             raise ValidationError({IDEMPOTENCY_HEADER: [str(exc)]}) from exc
+        except services.UnknownProducts as exc:
+            raise ValidationError({"lines": [str(exc)]}) from exc
         body = OrderSerializer(selectors.order_get(placement.order.pk)).data
         return Response(body, status=status.HTTP_200_OK if placement.replayed else status.HTTP_201_CREATED)
 

@@ -10,7 +10,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from orders.models import Order, OrderLine, OrderSaga, SagaStep
+from orders.models import KnownProduct, Order, OrderLine, OrderSaga, SagaStep
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -63,3 +63,12 @@ class SagaStepFactory(factory.django.DjangoModelFactory):
     order = factory.SubFactory(OrderFactory)
     action = SagaStep.Action.RESERVE
     command_type = "orders.ReserveStock"
+
+
+class KnownProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KnownProduct
+        django_get_or_create = ("sku",)
+
+    sku = "CRUNCHY-ARMCHAIR"
+    name = factory.LazyAttribute(lambda o: o.sku.replace("-", " ").title())
