@@ -6,8 +6,7 @@ class InventoryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from project.messaging.routing import subscribe
-
         from inventory import handlers
+        from project.messaging.routing import subscribe
 
         subscribe(self.label, handlers.SUBSCRIPTIONS)

@@ -59,7 +59,9 @@ def stock_restock(*, sku: str, quantity: int, actor_id: int | None = None, reaso
     item = _locked_item(sku)
     item.on_hand += quantity
     item.save(update_fields=["on_hand", "updated_at"])
-    StockAdjustment.objects.create(sku=sku, delta=quantity, on_hand_after=item.on_hand, reason=reason, actor_id=actor_id)
+    StockAdjustment.objects.create(
+        sku=sku, delta=quantity, on_hand_after=item.on_hand, reason=reason, actor_id=actor_id
+    )
     publish(StockReplenished(sku=sku, on_hand=item.on_hand, available=item.available, added=quantity))
     return item
 
@@ -102,17 +104,29 @@ def stock_reserve_line(*, order_id: UUID, line_id: UUID, sku: str, quantity: int
             )
             if not taken:
                 known = StockItem.objects.filter(sku=sku).exists()
-                raise _Refused("insufficient_stock" if known else "unknown_sku",
-                               f"insufficient stock for {sku}" if known else f"unknown sku {sku}")
+                raise _Refused(
+                    "insufficient_stock" if known else "unknown_sku",
+                    f"insufficient stock for {sku}" if known else f"unknown sku {sku}",
+                )
     except _Refused as refused:
-        publish(StockReservationFailed(order_id=order_id, line_id=line_id, sku=sku, code=refused.code,
-                                       reason=refused.reason))
+        publish(
+            StockReservationFailed(
+                order_id=order_id, line_id=line_id, sku=sku, code=refused.code, reason=refused.reason
+            )
+        )
         return
     except IntegrityError:
         existing = Reservation.objects.get(order_id=order_id, line_id=line_id)
         if existing.status == Reservation.Status.RELEASED:
-            publish(StockReservationFailed(order_id=order_id, line_id=line_id, sku=sku, code="already_released",
-                                           reason=f"the reservation of {sku} was already released"))
+            publish(
+                StockReservationFailed(
+                    order_id=order_id,
+                    line_id=line_id,
+                    sku=sku,
+                    code="already_released",
+                    reason=f"the reservation of {sku} was already released",
+                )
+            )
         else:
             publish(StockReserved(order_id=order_id, line_id=line_id, sku=sku, quantity=existing.quantity))
         return
@@ -136,7 +150,8 @@ def stock_release_line(*, order_id: UUID, line_id: UUID, sku: str) -> None:
     reserve arriving after it is refused. Releasing twice answers the same again.
     """
     reservation, created = Reservation.objects.select_for_update().get_or_create(
-        order_id=order_id, line_id=line_id,
+        order_id=order_id,
+        line_id=line_id,
         defaults={"sku": sku, "quantity": 0, "status": Reservation.Status.RELEASED},
     )
     released = 0

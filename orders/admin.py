@@ -43,8 +43,18 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ("=id", "=customer_id")
     date_hierarchy = "created_at"
     list_select_related = ("saga",)
-    fields = ("id", "customer_id", "status", "failure_reason", "total", "version", "saga_state", "saga_deadline",
-              "created_at", "updated_at")
+    fields = (
+        "id",
+        "customer_id",
+        "status",
+        "failure_reason",
+        "total",
+        "version",
+        "saga_state",
+        "saga_deadline",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = fields
     inlines = [OrderLineInline, SagaStepInline]
     actions = ["cancel_orders"]
@@ -73,4 +83,3 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-

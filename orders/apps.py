@@ -6,8 +6,7 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from project.messaging.routing import subscribe
-
         from orders import handlers
+        from project.messaging.routing import subscribe
 
         subscribe(self.label, handlers.SUBSCRIPTIONS)

@@ -40,8 +40,12 @@ def start(order: Order) -> OrderSaga:
     """Open the saga of a freshly placed order and ask inventory for every line at once."""
     saga = OrderSaga.objects.create(order=order, deadline_at=timezone.now() + reservation_timeout())
     for line in order.lines.all():
-        _send(saga, line, SagaStep.Action.RESERVE,
-              ReserveStock(order_id=order.pk, line_id=line.pk, sku=line.sku, quantity=line.quantity))
+        _send(
+            saga,
+            line,
+            SagaStep.Action.RESERVE,
+            ReserveStock(order_id=order.pk, line_id=line.pk, sku=line.sku, quantity=line.quantity),
+        )
     return saga
 
 
@@ -118,8 +122,10 @@ def _confirm(saga: OrderSaga) -> None:
     saga.state, saga.ended_at = OrderSaga.State.CONFIRMED, timezone.now()
     saga.save(update_fields=["state", "ended_at"])
     SagaStep.objects.create(order_id=saga.order_id, action=SagaStep.Action.CONFIRM, outcome="confirmed")
-    publish(OrderConfirmed(order_id=order.pk, customer_id=order.customer_id, total=order.total),
-            aggregate_version=order.version)
+    publish(
+        OrderConfirmed(order_id=order.pk, customer_id=order.customer_id, total=order.total),
+        aggregate_version=order.version,
+    )
     for line in order.lines.all():
         _set_stock(line, Stock.COMMITTING)
         _send(saga, line, SagaStep.Action.COMMIT, CommitStock(order_id=order.pk, line_id=line.pk, sku=line.sku))
@@ -137,8 +143,10 @@ def _finish_compensation(saga: OrderSaga) -> None:
     saga.state, saga.ended_at = saga.outcome, timezone.now()
     saga.save(update_fields=["state", "ended_at"])
     SagaStep.objects.create(
-        order_id=saga.order_id, action=SagaStep.Action.CANCEL if saga.outcome == CANCELLED else SagaStep.Action.FAIL,
-        outcome=saga.outcome, note=saga.reason,
+        order_id=saga.order_id,
+        action=SagaStep.Action.CANCEL if saga.outcome == CANCELLED else SagaStep.Action.FAIL,
+        outcome=saga.outcome,
+        note=saga.reason,
     )
     publish(event, aggregate_version=order.version)
 
@@ -164,11 +172,20 @@ def _reply(saga: OrderSaga, line: OrderLine, action: str, *, outcome: str) -> No
     envelope = current_envelope()
     reply_type = envelope.event_type if envelope else ""
     reply_id = envelope.event_id if envelope else None
-    step = SagaStep.objects.filter(order_id=saga.order_id, line=line, action=action, replied_at__isnull=True).order_by("-sent_at").first()
+    step = (
+        SagaStep.objects.filter(order_id=saga.order_id, line=line, action=action, replied_at__isnull=True)
+        .order_by("-sent_at")
+        .first()
+    )
     if step is None:
         SagaStep.objects.create(
-            order_id=saga.order_id, line=line, action=SagaStep.Action.STALE_REPLY, reply_type=reply_type, reply_id=reply_id,
-            replied_at=timezone.now(), outcome=outcome,
+            order_id=saga.order_id,
+            line=line,
+            action=SagaStep.Action.STALE_REPLY,
+            reply_type=reply_type,
+            reply_id=reply_id,
+            replied_at=timezone.now(),
+            outcome=outcome,
             note=f"saga {saga.state}, line {line.stock}: acknowledged, nothing changed",
         )
         logger.info("Stale %s for order %s line %s ignored", reply_type, saga.order_id, line.pk)

@@ -63,9 +63,7 @@ def _replay(customer_id: int, idempotency_key: str, fingerprint: str) -> Placeme
     return Placement(order, replayed=True)
 
 
-def order_place(
-    *, customer_id: int, lines: Sequence[LineInput], idempotency_key: str | None = None
-) -> Placement:
+def order_place(*, customer_id: int, lines: Sequence[LineInput], idempotency_key: str | None = None) -> Placement:
     """Place an order and start its saga: OrderPlaced and one ReserveStock per line commit with it.
 
     With an ``idempotency_key``, a retried request returns the order the first one placed.
@@ -112,7 +110,9 @@ def publish_placed(order: Order, lines: Sequence[OrderLine]) -> None:
         OrderPlaced(
             order_id=order.pk,
             customer_id=order.customer_id,
-            lines=tuple(PlacedLine(line_id=l.pk, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price) for l in lines),
+            lines=tuple(
+                PlacedLine(line_id=l.pk, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price) for l in lines
+            ),
             total=order.total,
         ),
         aggregate_version=order.version,
@@ -133,7 +133,9 @@ def order_cancel(*, order_id: UUID, reason: str = "cancelled by the customer") -
     elif the_saga.outcome == OrderSaga.State.CANCELLED:
         pass  # already being cancelled, or cancelled: same answer again
     else:
-        raise OrderError(f"Order {order_id} is {the_saga.order.status} ({the_saga.state}); it can no longer be cancelled.")
+        raise OrderError(
+            f"Order {order_id} is {the_saga.order.status} ({the_saga.state}); it can no longer be cancelled."
+        )
     return Order.objects.get(pk=order_id)
 
 

@@ -29,7 +29,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. Set it (production) or set DJANGO_DEBUG=1 (development)."
         )
-    SECRET_KEY = "dev-insecure-key-only-used-when-DJANGO_DEBUG-is-on"
+    SECRET_KEY = "dev-insecure-key-only-used-when-DJANGO_DEBUG-is-on"  # noqa: S105  (development only)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -93,9 +93,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
-        "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
-        ),
+        "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"),
     }
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 else:
@@ -223,9 +221,7 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 MESSAGING_QUEUES = [*DOMAIN_APPS, "messaging"]
 CELERY_TASK_DEFAULT_QUEUE = "messaging"
 CELERY_TASK_CREATE_MISSING_QUEUES = False
-CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name, type="direct"), routing_key=name) for name in MESSAGING_QUEUES
-]
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in MESSAGING_QUEUES]
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name, "routing_key": name} for name in MESSAGING_QUEUES}
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "messaging.sweep_outbox", "schedule": 15.0},

@@ -22,7 +22,9 @@ from project.messaging.testing import TestBus, test_bus
 REPO = Path(__file__).resolve().parent.parent
 
 
-def wait_until(predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = "") -> object:
+def wait_until(
+    predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> object:
     """Poll until ``predicate`` returns something truthy; fail the test with ``what`` otherwise."""
     deadline = time.monotonic() + timeout
     while True:
@@ -109,9 +111,22 @@ class WorkerProcess:
         name = f"{'-'.join(self.queues)}-{os.getpid()}-{time.monotonic_ns()}@%h"
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "project", "worker",
-                "-Q", ",".join(self.queues), "-n", name, "--concurrency=1", "--pool=prefork",
-                "--loglevel=INFO", "--without-mingle", "--without-gossip", *self.extra_args,
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "project",
+                "worker",
+                "-Q",
+                ",".join(self.queues),
+                "-n",
+                name,
+                "--concurrency=1",
+                "--pool=prefork",
+                "--loglevel=INFO",
+                "--without-mingle",
+                "--without-gossip",
+                *self.extra_args,
             ],
             cwd=REPO,
             env=self.env,
@@ -123,8 +138,11 @@ class WorkerProcess:
 
     def wait_ready(self, timeout: float = 60.0) -> WorkerProcess:
         assert self.proc is not None
-        wait_until(lambda: " ready." in self.log_path.read_text() or self.proc.poll() is not None,
-                   timeout=timeout, what=f"worker {self.queues} to start")
+        wait_until(
+            lambda: " ready." in self.log_path.read_text() or self.proc.poll() is not None,
+            timeout=timeout,
+            what=f"worker {self.queues} to start",
+        )
         if self.proc.poll() is not None:
             pytest.fail(f"Worker {self.queues} exited at start:\n{self.log_path.read_text()[-3000:]}")
         return self
@@ -169,7 +187,9 @@ def worker_factory(
             **(env or {}),
         }
         worker = WorkerProcess(
-            queues=queues, env=worker_env, log_path=tmp_path / f"worker-{len(started)}.log",
+            queues=queues,
+            env=worker_env,
+            log_path=tmp_path / f"worker-{len(started)}.log",
             extra_args=extra_args or [],
         )
         started.append(worker)

@@ -49,8 +49,15 @@ class OrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = [
-            "id", "customer_id", "status", "failure_reason", "total", "lines", "saga_state",
-            "created_at", "updated_at",
+            "id",
+            "customer_id",
+            "status",
+            "failure_reason",
+            "total",
+            "lines",
+            "saga_state",
+            "created_at",
+            "updated_at",
         ]
 
 
@@ -61,8 +68,18 @@ class SagaStepSerializer(serializers.ModelSerializer):
     class Meta:
         model = SagaStep
         fields = [
-            "action", "line_id", "sku", "command_type", "command_id", "sent_at", "attempts",
-            "reply_type", "reply_id", "replied_at", "outcome", "note",
+            "action",
+            "line_id",
+            "sku",
+            "command_type",
+            "command_id",
+            "sent_at",
+            "attempts",
+            "reply_type",
+            "reply_id",
+            "replied_at",
+            "outcome",
+            "note",
         ]
 
 
@@ -73,5 +90,14 @@ class SagaTimelineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OrderSaga
-        fields = ["order_id", "order_status", "state", "outcome", "reason", "deadline_at", "started_at",
-                  "ended_at", "steps"]
+        fields = [
+            "order_id",
+            "order_status",
+            "state",
+            "outcome",
+            "reason",
+            "deadline_at",
+            "started_at",
+            "ended_at",
+            "steps",
+        ]

@@ -44,7 +44,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         request=OrderPlaceSerializer,
         parameters=[
             OpenApiParameter(
-                IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER,
+                IDEMPOTENCY_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
                 description="Any unique string (e.g. a UUID). Retrying with the same key returns the "
                 "order the first request placed (200) instead of placing another.",
             )

@@ -59,8 +59,16 @@ class InboxRecordAdmin(ReadOnlyAdmin):
 @admin.register(DeadLetter)
 class DeadLetterAdmin(ReadOnlyAdmin):
     list_display = (
-        "id", "handler", "event_type", "error_type", "status", "attempts", "replay_count",
-        "fingerprint", "first_failed_at", "last_failed_at",
+        "id",
+        "handler",
+        "event_type",
+        "error_type",
+        "status",
+        "attempts",
+        "replay_count",
+        "fingerprint",
+        "first_failed_at",
+        "last_failed_at",
     )
     list_filter = ("status", "handler", "event_type", "permanent")
     search_fields = ("=event_id", "=correlation_id", "fingerprint", "error_message")

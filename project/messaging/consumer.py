@@ -136,9 +136,7 @@ def retry_countdown(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def _fail(
-    attempt: DeliveryAttempt, exc: Exception, *, db: str, envelope: Envelope | None = None
-) -> Result:
+def _fail(attempt: DeliveryAttempt, exc: Exception, *, db: str, envelope: Envelope | None = None) -> Result:
     now = timezone.now()
     first_failed_at = attempt.first_failed_at or now.isoformat()
     transient = is_transient(exc)
@@ -146,13 +144,22 @@ def _fail(
         countdown = retry_countdown(attempt.attempt)
         logger.warning(
             "Handler %s failed (attempt %d/%d), retrying in %.1fs: %r",
-            attempt.handler, attempt.attempt, settings.MESSAGING_MAX_ATTEMPTS, countdown, exc,
+            attempt.handler,
+            attempt.attempt,
+            settings.MESSAGING_MAX_ATTEMPTS,
+            countdown,
+            exc,
         )
         return Result(Outcome.RETRY, countdown=countdown, first_failed_at=first_failed_at, error=repr(exc))
     logger.error("Dead-lettering %s for %s: %r", attempt.envelope.get("event_id"), attempt.handler, exc)
     record_dead_letter(
-        attempt, exc, db=db, envelope=envelope, permanent=not transient,
-        first_failed_at=datetime.fromisoformat(first_failed_at), now=now,
+        attempt,
+        exc,
+        db=db,
+        envelope=envelope,
+        permanent=not transient,
+        first_failed_at=datetime.fromisoformat(first_failed_at),
+        now=now,
     )
     _mark_delivery(attempt, Delivery.Status.DEAD_LETTERED)
     return Result(Outcome.DEAD_LETTERED, first_failed_at=first_failed_at, error=repr(exc))
@@ -186,10 +193,14 @@ def record_dead_letter(
     }
     event_id = envelope.event_id if envelope else _event_id_or_none(raw)
     with transaction.atomic(using=db):
-        letter, created = DeadLetter.objects.using(db).select_for_update().get_or_create(
-            handler=attempt.handler[:160],
-            event_id=event_id,
-            defaults={**fields, "attempts": attempt.attempt, "first_failed_at": first_failed_at},
+        letter, created = (
+            DeadLetter.objects.using(db)
+            .select_for_update()
+            .get_or_create(
+                handler=attempt.handler[:160],
+                event_id=event_id,
+                defaults={**fields, "attempts": attempt.attempt, "first_failed_at": first_failed_at},
+            )
         )
         if not created:
             for name, value in fields.items():
@@ -203,7 +214,7 @@ def fingerprint(exc: BaseException) -> str:
     """Error type + the innermost frame in project code, so equal failures group together."""
     frame = _innermost_project_frame(exc.__traceback__)
     key = f"{type(exc).__module__}.{type(exc).__qualname__}|{frame}"
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _innermost_project_frame(tb: TracebackType | None) -> str:

@@ -68,9 +68,7 @@ _registry: dict[str, type[Message]] = {}
 _upcasters: dict[tuple[str, int], Callable[[Payload], Payload]] = {}
 
 
-def message_type(
-    type_name: str, *, version: int, aggregate: str, aggregate_id: str
-) -> Callable[[M], M]:
+def message_type(type_name: str, *, version: int, aggregate: str, aggregate_id: str) -> Callable[[M], M]:
     """Give a message class its stable type name and schema version, and register it."""
     if "." not in type_name:
         raise EventDefinitionError(f"{type_name!r}: type names look like '<app>.<EventName>'.")
@@ -79,14 +77,10 @@ def message_type(
 
     def register(cls: M) -> M:
         if aggregate_id not in cls.model_fields:
-            raise EventDefinitionError(
-                f"{type_name}: aggregate_id {aggregate_id!r} is not a field of {cls.__name__}."
-            )
+            raise EventDefinitionError(f"{type_name}: aggregate_id {aggregate_id!r} is not a field of {cls.__name__}.")
         known = _registry.get(type_name)
         if known is not None and known.__qualname__ != cls.__qualname__:
-            raise EventDefinitionError(
-                f"{type_name} is already registered by {known.__module__}.{known.__qualname__}."
-            )
+            raise EventDefinitionError(f"{type_name} is already registered by {known.__module__}.{known.__qualname__}.")
         cls.event_type = type_name
         cls.schema_version = version
         cls.aggregate_type = aggregate
@@ -122,9 +116,7 @@ def upcast(type_name: str, version: int, payload: Payload) -> Payload:
     """Bring a payload of an older schema version up to the current one, step by step."""
     current = message_class(type_name).schema_version
     if version > current:
-        raise UnsupportedSchemaVersion(
-            f"{type_name} v{version} is newer than this code understands (v{current})."
-        )
+        raise UnsupportedSchemaVersion(f"{type_name} v{version} is newer than this code understands (v{current}).")
     while version < current:
         step = _upcasters.get((type_name, version))
         if step is None:
@@ -175,6 +167,4 @@ def decode(envelope: Envelope) -> Message:
 
 
 def _summarise(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
-    )
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors())

@@ -74,9 +74,7 @@ class Delivery(models.Model):
 
     class Meta:
         verbose_name_plural = "deliveries"
-        constraints = [
-            models.UniqueConstraint(fields=["event", "handler"], name="delivery_once_per_handler")
-        ]
+        constraints = [models.UniqueConstraint(fields=["event", "handler"], name="delivery_once_per_handler")]
         indexes = [
             # The relay and the sweep only ever look at open deliveries: a partial index stays
             # small however many processed rows the table holds.
@@ -101,9 +99,7 @@ class InboxRecord(models.Model):
     processed_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["handler", "event_id"], name="inbox_once_per_handler")
-        ]
+        constraints = [models.UniqueConstraint(fields=["handler", "event_id"], name="inbox_once_per_handler")]
 
     def __str__(self) -> str:
         return f"{self.handler} applied {self.event_id}"
@@ -141,9 +137,7 @@ class DeadLetter(models.Model):
 
     class Meta:
         ordering = ["-last_failed_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["handler", "event_id"], name="dead_letter_once_per_handler")
-        ]
+        constraints = [models.UniqueConstraint(fields=["handler", "event_id"], name="dead_letter_once_per_handler")]
         indexes = [models.Index(fields=["status", "last_failed_at"], name="dead_letter_status_idx")]
 
     def __str__(self) -> str:

@@ -46,20 +46,19 @@ def send_messages(messages: Sequence[tuple[str, dict]]) -> None:
     """Send (queue, kwargs) pairs over one connection, pipelined where the transport allows."""
     from project.celery import app
 
-    with app.producer_or_acquire() as producer:
-        with producer.batch(max_size=max(1, len(messages))):
-            for queue, kwargs in messages:
-                app.send_task(
-                    delivery_task_name(queue),
-                    kwargs=kwargs,
-                    task_id=str(uuid.uuid4()),
-                    producer=producer,
-                    # The anonymous exchange routes by queue name alone: no exchange binding in
-                    # Redis has to exist for the message to land in its queue.
-                    exchange="",
-                    routing_key=queue,
-                    retry=False,
-                )
+    with app.producer_or_acquire() as producer, producer.batch(max_size=max(1, len(messages))):
+        for queue, kwargs in messages:
+            app.send_task(
+                delivery_task_name(queue),
+                kwargs=kwargs,
+                task_id=str(uuid.uuid4()),
+                producer=producer,
+                # The anonymous exchange routes by queue name alone: no exchange binding in
+                # Redis has to exist for the message to land in its queue.
+                exchange="",
+                routing_key=queue,
+                retry=False,
+            )
 
 
 def _claim(qs: QuerySet[Delivery], using: str, limit: int) -> list[Delivery]:

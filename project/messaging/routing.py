@@ -55,9 +55,7 @@ def subscribe(app_label: str, subscriptions: Mapping[type[Message], Iterable[Han
     names: dict[str, Handler] = dict(_by_handler)
     for event_class, handlers in subscriptions.items():
         if not (isinstance(event_class, type) and issubclass(event_class, Message)):
-            raise SubscriptionError(
-                f"{app_label}.handlers.SUBSCRIPTIONS: key {event_class!r} is not a message class."
-            )
+            raise SubscriptionError(f"{app_label}.handlers.SUBSCRIPTIONS: key {event_class!r} is not a message class.")
         type_name = event_class.event_type
         if not type_name or known.get(type_name) is not event_class:
             raise SubscriptionError(
@@ -100,8 +98,7 @@ def _handler_name(app_label: str, handler: object, event_class: type[Message]) -
         inspect.signature(handler).bind(object())
     except TypeError:
         raise SubscriptionError(
-            f"{app_label}.handlers.SUBSCRIPTIONS: handler {handler.__name__} must take exactly one "
-            "argument, the event."
+            f"{app_label}.handlers.SUBSCRIPTIONS: handler {handler.__name__} must take exactly one argument, the event."
         ) from None
     if handler.__name__ == "<lambda>":
         raise SubscriptionError(

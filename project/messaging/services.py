@@ -50,9 +50,7 @@ def dead_letter_replay(*, dead_letter_id: int, inline: bool = False) -> DeadLett
         letter.save(update_fields=["status", "replay_count", "last_replayed_at"])
         attempt = _replay_attempt(letter)
         if not inline:
-            transaction.on_commit(
-                lambda: send_messages([(letter.queue, attempt.task_kwargs())]), using=using
-            )
+            transaction.on_commit(lambda: send_messages([(letter.queue, attempt.task_kwargs())]), using=using)
     if inline:
         consumer.process(attempt)
     letter.refresh_from_db()
@@ -100,8 +98,10 @@ def messaging_purge_expired(*, older_than_days: int | None = None, chunk: int = 
     purged = {"outbox_events": 0, "inbox_records": 0, "dead_letters": 0}
     open_statuses = [Delivery.Status.PENDING, Delivery.Status.SENT, Delivery.Status.DEAD_LETTERED]
     for alias in connections:
-        events = OutboxEvent.objects.using(alias).filter(occurred_at__lt=cutoff).exclude(
-            deliveries__status__in=open_statuses
+        events = (
+            OutboxEvent.objects.using(alias)
+            .filter(occurred_at__lt=cutoff)
+            .exclude(deliveries__status__in=open_statuses)
         )
         purged["outbox_events"] += _delete_in_chunks(events, alias, chunk, cascade=Delivery, fk="event_id")
         purged["inbox_records"] += _delete_in_chunks(

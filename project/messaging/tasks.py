@@ -38,7 +38,7 @@ def _deliver(
         # Even the dead-letter table is unreachable: try again later rather than drop it (and if
         # this message is lost anyway, the outbox sweep re-sends the delivery).
         if consumer.is_transient(exc):
-            raise task.retry(countdown=consumer.retry_countdown(attempt.attempt), exc=exc)
+            raise task.retry(countdown=consumer.retry_countdown(attempt.attempt), exc=exc) from exc
         raise
     if result.outcome is consumer.Outcome.RETRY:
         raise task.retry(

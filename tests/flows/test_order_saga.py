@@ -54,8 +54,10 @@ def test_a_three_line_order_is_confirmed_and_exactly_its_stock_leaves_the_shelve
         ],
     ).order
     assert final_order(order.pk).status == Order.Status.CONFIRMED
-    wait_until(lambda: stock() == {"CRUNCHY-ARMCHAIR": (7, 0), "SHINY-LAMP": (0, 0), "WOBBLY-TABLE": (3, 0)},
-               what="the confirmed lines to be committed out of on_hand")
+    wait_until(
+        lambda: stock() == {"CRUNCHY-ARMCHAIR": (7, 0), "SHINY-LAMP": (0, 0), "WOBBLY-TABLE": (3, 0)},
+        what="the confirmed lines to be committed out of on_hand",
+    )
 
 
 def test_an_order_short_of_stock_fails_naming_the_sku_and_reserves_nothing(workers) -> None:
@@ -126,7 +128,10 @@ def test_a_deadline_passing_while_inventory_is_down_fails_the_order_and_late_mes
     wait_until(beat_fires, interval=0.5, what="the deadline sweep to start compensating")
     worker_factory(["inventory"])
     failed = final_order(order.pk)
-    assert (failed.status, failed.failure_reason) == (Order.Status.FAILED, "stock reservation timed out after 1 seconds")
+    assert (failed.status, failed.failure_reason) == (
+        Order.Status.FAILED,
+        "stock reservation timed out after 1 seconds",
+    )
     wait_until(lambda: clean_broker.llen("inventory") == 0 and clean_broker.llen("orders") == 0, what="quiet queues")
     app.send_task("orders.expire_overdue_sagas")  # a deadline firing after the end does nothing
     wait_until(lambda: clean_broker.llen("orders") == 0, what="the sweep to run")
@@ -134,7 +139,9 @@ def test_a_deadline_passing_while_inventory_is_down_fails_the_order_and_late_mes
     assert stock() == {"CRUNCHY-ARMCHAIR": (10, 0)}
 
 
-def test_two_hundred_orders_racing_for_fifty_units_never_oversell_and_conserve_stock(worker_factory, clean_broker) -> None:
+def test_two_hundred_orders_racing_for_fifty_units_never_oversell_and_conserve_stock(
+    worker_factory, clean_broker
+) -> None:
     worker_factory(["orders"])
     worker_factory(["inventory"], wait=False)
     worker_factory(["inventory"])  # two inventory processes reserve concurrently
@@ -147,8 +154,12 @@ def test_two_hundred_orders_racing_for_fifty_units_never_oversell_and_conserve_s
         if i % 2:
             lines.insert(0, LineInput("PLENTY", 2, Decimal("1.00")))  # must be released when the other fails
         orders.append(order_place(customer_id=1 + i % 7, lines=lines).order.pk)
-    wait_until(lambda: Order.objects.filter(pk__in=orders, status__in=Order.TERMINAL).count() == 200,
-               timeout=180, interval=0.5, what="all 200 orders to end")
+    wait_until(
+        lambda: Order.objects.filter(pk__in=orders, status__in=Order.TERMINAL).count() == 200,
+        timeout=180,
+        interval=0.5,
+        what="all 200 orders to end",
+    )
     wait_until(settled, timeout=60, what="every saga to settle")
     confirmed = Order.objects.filter(pk__in=orders, status=Order.Status.CONFIRMED)
     assert confirmed.count() == 50

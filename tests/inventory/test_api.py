@@ -31,7 +31,10 @@ def test_signed_in_users_see_products_with_stock_levels(customer: APIClient) -> 
     StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=10, reserved=3)
     [product] = customer.get("/api/products/").json()["results"]
     assert (product["sku"], product["on_hand"], product["reserved"], product["available"]) == (
-        "CRUNCHY-ARMCHAIR", 10, 3, 7
+        "CRUNCHY-ARMCHAIR",
+        10,
+        3,
+        7,
     )
     assert customer.get("/api/products/CRUNCHY-ARMCHAIR/").json()["available"] == 7
     assert customer.get("/api/products/NOPE/").status_code == 404
@@ -45,14 +48,19 @@ def test_customers_cannot_create_restock_or_adjust(customer: APIClient) -> None:
     StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=10)
     assert customer.post("/api/products/", {"sku": "NEW-ONE", "name": "New"}, format="json").status_code == 403
     assert customer.post("/api/products/CRUNCHY-ARMCHAIR/restock/", {"quantity": 5}, format="json").status_code == 403
-    assert customer.post("/api/products/CRUNCHY-ARMCHAIR/adjust/", {"on_hand": 0, "reason": "x"},
-                         format="json").status_code == 403
+    assert (
+        customer.post(
+            "/api/products/CRUNCHY-ARMCHAIR/adjust/", {"on_hand": 0, "reason": "x"}, format="json"
+        ).status_code
+        == 403
+    )
     assert StockItem.objects.get().on_hand == 10
 
 
 def test_staff_create_a_product(staff: APIClient) -> None:
-    response = staff.post("/api/products/", {"sku": "SQUEAKY-CHAIR", "name": "Squeaky chair", "on_hand": 4},
-                          format="json")
+    response = staff.post(
+        "/api/products/", {"sku": "SQUEAKY-CHAIR", "name": "Squeaky chair", "on_hand": 4}, format="json"
+    )
     assert response.status_code == 201
     assert StockItem.objects.get(sku="SQUEAKY-CHAIR").on_hand == 4
     again = staff.post("/api/products/", {"sku": "SQUEAKY-CHAIR", "name": "Again"}, format="json")

@@ -16,9 +16,15 @@ from tests.testapp.events import Pinged
 def envelope_for(event_type: str, version: int, payload: dict) -> Envelope:
     event_id = uuid.uuid4()
     return Envelope(
-        event_id=event_id, event_type=event_type, schema_version=version, occurred_at=timezone.now(),
-        producer=event_type.split(".")[0], aggregate_type="tally", aggregate_id="x",
-        correlation_id=event_id, payload=payload,
+        event_id=event_id,
+        event_type=event_type,
+        schema_version=version,
+        occurred_at=timezone.now(),
+        producer=event_type.split(".")[0],
+        aggregate_type="tally",
+        aggregate_id="x",
+        correlation_id=event_id,
+        payload=payload,
     )
 
 

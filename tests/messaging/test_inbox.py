@@ -105,9 +105,15 @@ def deliver_raw(envelope: dict, handler: str = "testapp.add_to_tally") -> Outcom
 def raw_envelope(**changes: object) -> dict:
     event_id = str(uuid.uuid4())
     return {
-        "event_id": event_id, "event_type": "testapp.Pinged", "schema_version": 2,
-        "occurred_at": timezone.now().isoformat(), "producer": "testapp", "aggregate_type": "tally",
-        "aggregate_id": "X", "correlation_id": event_id, "payload": {"key": "X", "amount": 1},
+        "event_id": event_id,
+        "event_type": "testapp.Pinged",
+        "schema_version": 2,
+        "occurred_at": timezone.now().isoformat(),
+        "producer": "testapp",
+        "aggregate_type": "tally",
+        "aggregate_id": "X",
+        "correlation_id": event_id,
+        "payload": {"key": "X", "amount": 1},
     } | changes
 
 
@@ -210,4 +216,3 @@ def test_purge_deletes_old_processed_rows_and_keeps_open_ones(bus: TestBus) -> N
     assert purged["outbox_events"] >= 2  # the processed Pinged and its Ponged
     assert purged["inbox_records"] == 1
     assert Delivery.objects.get().status == Delivery.Status.PENDING
-

@@ -50,7 +50,9 @@ def test_a_crash_between_commit_and_send_is_repaired_by_the_sweep(clean_broker: 
     report = sweep()
     assert report.sent == 3
     assert sorted(d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)) == [
-        "CRASH-0", "CRASH-1", "CRASH-2"
+        "CRASH-0",
+        "CRASH-1",
+        "CRASH-2",
     ]
     assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SENT}
     assert sweep().sent == 0

@@ -41,7 +41,10 @@ def test_placing_an_order_answers_201_and_starts_reserving(client: APIClient, al
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["status"], body["customer_id"], body["total"], body["saga_state"]) == (
-        "reserving", alice.pk, "20.00", "reserving"
+        "reserving",
+        alice.pk,
+        "20.00",
+        "reserving",
     )
     assert OutboxEvent.objects.filter(event_type="orders.ReserveStock").count() == 1
 
@@ -77,22 +80,50 @@ def test_the_same_idempotency_key_from_two_customers_places_two_orders(client: A
         ({}, "lines", "This field is required."),
         ({"lines": []}, "lines", "This list may not be empty."),
         ({"lines": [{"quantity": 1, "unit_price": "1.00"}]}, "sku", "This field is required."),
-        ({"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": 0, "unit_price": "1.00"}]}, "quantity",
-         "Ensure this value is greater than or equal to 1."),
-        ({"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": -3, "unit_price": "1.00"}]}, "quantity",
-         "Ensure this value is greater than or equal to 1."),
-        ({"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": 10**12, "unit_price": "1.00"}]}, "quantity",
-         "Ensure this value is less than or equal to 1000."),
-        ({"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": "two", "unit_price": "1.00"}]}, "quantity",
-         "A valid integer is required."),
-        ({"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": 1, "unit_price": "-1"}]}, "unit_price",
-         "Ensure this value is greater than or equal to 0.01."),
-        ({"lines": [{"sku": "drop table;", "quantity": 1, "unit_price": "1.00"}]}, "sku",
-         "Use capitals, digits and dashes, at most 64 characters."),
+        (
+            {"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": 0, "unit_price": "1.00"}]},
+            "quantity",
+            "Ensure this value is greater than or equal to 1.",
+        ),
+        (
+            {"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": -3, "unit_price": "1.00"}]},
+            "quantity",
+            "Ensure this value is greater than or equal to 1.",
+        ),
+        (
+            {"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": 10**12, "unit_price": "1.00"}]},
+            "quantity",
+            "Ensure this value is less than or equal to 1000.",
+        ),
+        (
+            {"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": "two", "unit_price": "1.00"}]},
+            "quantity",
+            "A valid integer is required.",
+        ),
+        (
+            {"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": 1, "unit_price": "-1"}]},
+            "unit_price",
+            "Ensure this value is greater than or equal to 0.01.",
+        ),
+        (
+            {"lines": [{"sku": "drop table;", "quantity": 1, "unit_price": "1.00"}]},
+            "sku",
+            "Use capitals, digits and dashes, at most 64 characters.",
+        ),
         ({"lines": "CRUNCHY-ARMCHAIR"}, "lines", 'Expected a list of items but got type "str".'),
     ],
-    ids=["no-lines", "empty-lines", "no-sku", "zero", "negative", "huge", "wrong-type", "negative-price",
-         "bad-sku", "lines-not-a-list"],
+    ids=[
+        "no-lines",
+        "empty-lines",
+        "no-sku",
+        "zero",
+        "negative",
+        "huge",
+        "wrong-type",
+        "negative-price",
+        "bad-sku",
+        "lines-not-a-list",
+    ],
 )
 def test_bad_input_gets_a_400_naming_the_field_and_changes_nothing(client: APIClient, body, field, message) -> None:
     response = client.post("/api/orders/", body, format="json")

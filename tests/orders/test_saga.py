@@ -63,9 +63,7 @@ def test_a_three_line_order_is_confirmed_and_its_stock_committed(bus: TestBus, s
     assert ("confirm", "") in actions
 
 
-def test_a_line_short_of_stock_releases_the_others_in_reverse_and_fails_naming_the_sku(
-    bus: TestBus, shelves
-) -> None:
+def test_a_line_short_of_stock_releases_the_others_in_reverse_and_fails_naming_the_sku(bus: TestBus, shelves) -> None:
     order = place(("CRUNCHY-ARMCHAIR", 2), ("RARE-VASE", 2), ("WOBBLY-TABLE", 1))
     bus.drain()
     order.refresh_from_db()

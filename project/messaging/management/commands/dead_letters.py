@@ -40,7 +40,9 @@ class Command(BaseCommand):
         if action == "list":
             return self._list(selected, groups=opts["groups"])
         if not (ids or opts["fingerprint"] or opts["handler"] or opts["older_than_minutes"] is not None):
-            raise CommandError(f"{action}: say which dead letters (ids, --fingerprint, --handler or --older-than-minutes).")
+            raise CommandError(
+                f"{action}: say which dead letters (ids, --fingerprint, --handler or --older-than-minutes)."
+            )
         letters = [letter for qs in selected for letter in qs]
         missing = set(ids) - {letter.pk for letter in letters}
         if missing:

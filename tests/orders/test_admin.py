@@ -1,0 +1,56 @@
+"""The admin pages of orders and inventory open, and their actions call the services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from inventory.models import StockItem
+from orders.models import Order
+from orders.services import LineInput, order_place
+from project.messaging.testing import TestBus
+from tests.factories.inventory import StockItemFactory
+from tests.factories.orders import KnownProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(admin_user) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def test_the_order_page_shows_lines_and_the_saga_history(admin: Client, bus: TestBus) -> None:
+    StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=1)
+    KnownProductFactory(sku="CRUNCHY-ARMCHAIR")
+    order = order_place(customer_id=1, lines=[LineInput("CRUNCHY-ARMCHAIR", 2, Decimal("5.00"))]).order
+    bus.drain()
+    page = admin.get(f"/admin/orders/order/{order.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "saga step history" in text.lower() and "inventory.StockReservationFailed" in text
+    assert "insufficient stock for CRUNCHY-ARMCHAIR" in text
+    assert admin.get("/admin/orders/order/?status__exact=failed").status_code == 200
+
+
+def test_the_cancel_action_cancels_through_the_saga(admin: Client, bus: TestBus) -> None:
+    StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=5)
+    KnownProductFactory(sku="CRUNCHY-ARMCHAIR")
+    order = order_place(customer_id=1, lines=[LineInput("CRUNCHY-ARMCHAIR", 2, Decimal("5.00"))]).order
+    admin.post("/admin/orders/order/", {"action": "cancel_orders", "_selected_action": [str(order.pk)]})
+    bus.drain()
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert StockItem.objects.get().reserved == 0
+
+
+def test_the_restock_action_adds_stock_through_the_service(admin: Client, bus: TestBus) -> None:
+    item = StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=5)
+    admin.post("/admin/inventory/stockitem/", {"action": "restock", "quantity": "7", "_selected_action": [item.pk]})
+    item.refresh_from_db()
+    assert item.on_hand == 12
+    assert admin.get("/admin/inventory/stockitem/").status_code == 200
