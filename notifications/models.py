@@ -85,6 +85,7 @@ class Notification(models.Model):
 
     (event_id, user_id, kind) is unique: whatever redelivers or replays an event, its notification
     row is inserted before anything is sent, and a second insert fails instead of a second email.
+    New-article notifications are also unique per (user, article): see Meta.
     """
 
     class Kind(models.TextChoices):
@@ -118,6 +119,13 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["event_id", "user_id", "kind"], name="notification_once_per_event"),
+            # An article republished after a redraft is announced by a new ArticlePublished; it is
+            # not new to anyone, so each user hears about an article at most once.
+            models.UniqueConstraint(
+                fields=["user_id", "reference"],
+                condition=models.Q(kind="new_article"),
+                name="notification_new_article_once_per_user",
+            ),
         ]
         indexes = [
             models.Index(fields=["user_id", "-created_at"], name="notification_user_recent"),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 
@@ -10,10 +12,12 @@ def recipient_get(*, user_id: int) -> Recipient | None:
     return Recipient.objects.filter(user_id=user_id).first()
 
 
-def recipient_ids_wanting_new_articles() -> QuerySet[Recipient, int]:
-    """Users who opted in to new-article emails and can be written to."""
+def recipient_ids_wanting_new_articles(*, article_id: UUID) -> QuerySet[Recipient, int]:
+    """Users who opted in to new-article emails, can be written to, and were not told of this article."""
+    told = Notification.objects.filter(kind=Notification.Kind.NEW_ARTICLE, reference=str(article_id))
     return (
         Recipient.objects.filter(new_articles=True, email_version__gt=0, preferences_version__gt=0)
+        .exclude(user_id__in=told.values("user_id"))
         .order_by("user_id")
         .values_list("user_id", flat=True)
     )

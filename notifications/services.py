@@ -208,13 +208,14 @@ def new_article_notifications_request(
 ) -> int:
     """Ask for one new-article email per user who opted in (and no one else): one command each.
 
-    Sends nothing itself: each SendNewArticleEmail is applied in its own transaction, so a fault
+    An article is new once: users already told about it (it was republished) are left out, and
+    the log's (user, article) constraint stops the rare race. Sends nothing itself: each SendNewArticleEmail is applied in its own transaction, so a fault
     while writing to one subscriber never re-sends the others' emails. Joins the handler's inbox
     transaction, so a duplicate ArticlePublished requests nothing twice. Returns how many.
     """
     excerpt = Truncator(strip_tags(body)).words(40)
     count = 0
-    for user_id in list(selectors.recipient_ids_wanting_new_articles()):
+    for user_id in list(selectors.recipient_ids_wanting_new_articles(article_id=article_id)):
         publish(
             SendNewArticleEmail(
                 user_id=user_id, article_event_id=event_id, article_id=article_id, slug=slug, title=title,

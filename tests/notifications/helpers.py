@@ -37,12 +37,14 @@ def order_failed(*, customer_id: int, reason: str = "insufficient stock for RARE
     return publish_now(OrderFailed(order_id=uuid.uuid4(), customer_id=customer_id, reason=reason))
 
 
-def article_published(*, title: str = "Why the crunchy armchair crunches") -> Envelope:
+def article_published(
+    *, title: str = "Why the crunchy armchair crunches", article_id: uuid.UUID | None = None, revision: int = 2
+) -> Envelope:
     return publish_now(
         ArticlePublished(
-            article_id=uuid.uuid4(), slug="why-the-crunchy-armchair-crunches", title=title,
+            article_id=article_id or uuid.uuid4(), slug="why-the-crunchy-armchair-crunches", title=title,
             body="<p>It is the <em>springs</em>. Mostly the springs, and a little the walnut shells.</p>",
-            author_id=1, author_name="Ada Quill", revision=1, published_at=timezone.now(),
+            author_id=1, author_name="Ada Quill", revision=revision, published_at=timezone.now(),
         )
     )
 

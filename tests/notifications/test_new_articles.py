@@ -51,3 +51,25 @@ def test_a_subscriber_who_opts_out_before_their_email_goes_is_logged_as_suppress
     assert mailoutbox == []
     notification = Notification.objects.get()
     assert (notification.status, notification.reason) == ("suppressed", "the user turned new-article emails off")
+
+
+def test_an_article_republished_after_a_redraft_is_not_announced_again(bus: TestBus, mailoutbox) -> None:
+    register("alice", new_articles=True)
+    bus.drain()
+    first = article_published(revision=2)
+    bus.drain()
+    article_published(article_id=first.payload["article_id"], revision=5)
+    bus.drain(duplicate=True)
+    assert len(mailoutbox) == 1
+    assert OutboxEvent.objects.filter(event_type="notifications.SendNewArticleEmail").count() == 1
+
+
+def test_two_publications_of_one_article_handled_side_by_side_still_send_one_email(bus: TestBus, mailoutbox) -> None:
+    alice = register("alice", new_articles=True)
+    bus.drain()
+    first = article_published(revision=2)
+    article_published(article_id=first.payload["article_id"], revision=5)
+    bus.drain()  # both fan-outs run before either email: two commands, one email
+    assert OutboxEvent.objects.filter(event_type="notifications.SendNewArticleEmail").count() == 2
+    assert len(mailoutbox) == 1
+    assert Notification.objects.get().user_id == alice.user_id
