@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,17 @@ def test_a_message_whose_worker_was_killed_mid_handler_is_applied_once_by_the_ne
     wait_until(lambda: clean_broker.llen("testapp") == 0 and not clean_broker.hlen("unacked"), what="a clean queue")
     assert Tally.objects.get(key="CRASH").count == 7
     assert "restor" in second.log().lower() or "received" in second.log()
+
+
+def test_a_message_whose_pool_process_was_killed_mid_handler_is_given_back_and_applied_once(
+    worker_factory, clean_broker: redis.Redis, settings
+) -> None:
+    worker = worker_factory(["testapp"])
+    tally_ping(key="OOM", amount=3, behaviour="slow:60")
+    inside = Path(settings.TESTAPP_STATE_DIR) / "inside-OOM"
+    wait_until(lambda: inside.exists() and inside.read_text(), what="the handler to be inside its transaction")
+    os.kill(int(inside.read_text()), signal.SIGKILL)  # the pool child dies, as under the OOM killer
+    # task_reject_on_worker_lost: the main process gives the message back at once; a new child runs it.
+    wait_until(lambda: Tally.objects.filter(key="OOM", count=3).exists(), timeout=60, what="the redelivery")
+    assert InboxRecord.objects.count() == 1
+    assert "WorkerLostError" in worker.log()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def add_to_tally(event: Pinged) -> None:
     services.tally_add(key=event.key, amount=event.amount)
     if kind == "slow" and attempt == 1:
         # Inside the handler's transaction, after its write: a kill here must roll it back.
-        (Path(settings.TESTAPP_STATE_DIR) / f"inside-{event.key}").touch()
+        (Path(settings.TESTAPP_STATE_DIR) / f"inside-{event.key}").write_text(str(os.getpid()))
         time.sleep(float(arg))
 
 
