@@ -12,6 +12,9 @@ and before the commit, the row and the inbox record roll back with it and the re
 one email again. Sending after commit would trade this for the opposite fault (a committed
 "sent" row for an email that never left), so the window is kept as small as one email: the
 new-article fan-out sends each subscriber's email in a transaction of its own.
+
+Sending inside the transaction also means the transaction stays open while the mail server
+answers (on SQLite, holding the write lock): EMAIL_TIMEOUT bounds that wait.
 """
 
 from __future__ import annotations
@@ -208,10 +211,11 @@ def new_article_notifications_request(
 ) -> int:
     """Ask for one new-article email per user who opted in (and no one else): one command each.
 
-    An article is new once: users already told about it (it was republished) are left out, and
-    the log's (user, article) constraint stops the rare race. Sends nothing itself: each SendNewArticleEmail is applied in its own transaction, so a fault
-    while writing to one subscriber never re-sends the others' emails. Joins the handler's inbox
-    transaction, so a duplicate ArticlePublished requests nothing twice. Returns how many.
+    Sends nothing itself: each SendNewArticleEmail is applied in its own transaction, so a fault
+    while writing to one subscriber never re-sends the others' emails. An article is new once:
+    users already told about it (it was republished) are left out, and the log's (user, article)
+    constraint stops the rare race. Joins the handler's inbox transaction, so a duplicate
+    ArticlePublished requests nothing twice. Returns how many were requested.
     """
     excerpt = Truncator(strip_tags(body)).words(40)
     count = 0
