@@ -9,18 +9,23 @@ import enum
 import hashlib
 import logging
 import random
+import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from project.messaging import metrics
 from project.messaging.context import handling
 from project.messaging.databases import db_for_app
 from project.messaging.errors import PermanentError, RetryableError
@@ -43,6 +48,9 @@ DEFAULT_TRANSIENT_ERRORS: tuple[str, ...] = (
     "builtins.ConnectionError",
     "builtins.TimeoutError",
     "celery.exceptions.SoftTimeLimitExceeded",
+    # Two deliveries racing to insert the same first row: the loser's retry re-reads and succeeds.
+    # (The inbox's own unique key is handled separately: a duplicate is not a failure.)
+    "django.db.IntegrityError",
 )
 
 
@@ -85,6 +93,20 @@ class DeliveryAttempt:
 
 def process(attempt: DeliveryAttempt) -> Result:
     """Apply one delivery: run its handler once, in one transaction with its inbox record."""
+    started = time.perf_counter()
+    with log_context(attempt):
+        result = _process(attempt)
+    metrics.DELIVERIES_HANDLED.labels(attempt.handler, result.outcome.value).inc()
+    if result.outcome is Outcome.PROCESSED:
+        metrics.HANDLER_SECONDS.labels(attempt.handler).observe(time.perf_counter() - started)
+        occurred = attempt.envelope.get("occurred_at")
+        if isinstance(occurred, str):
+            lag = (timezone.now() - datetime.fromisoformat(occurred)).total_seconds()
+            metrics.END_TO_END_SECONDS.labels(attempt.handler).observe(max(lag, 0.0))
+    return result
+
+
+def _process(attempt: DeliveryAttempt) -> Result:
     try:
         envelope = Envelope.from_json(attempt.envelope)
         message = decode(envelope)
@@ -94,7 +116,7 @@ def process(attempt: DeliveryAttempt) -> Result:
 
     db = db_for_app(sub.app_label)
     try:
-        with transaction.atomic(using=db):
+        with transaction.atomic(using=db), handling(envelope, attempt=attempt.attempt):
             try:
                 # The unique (handler, event_id) constraint is the exactly-once guarantee: a
                 # concurrent duplicate waits here for the first to commit, then fails the insert.
@@ -105,8 +127,7 @@ def process(attempt: DeliveryAttempt) -> Result:
             except IntegrityError:
                 outcome = Outcome.DUPLICATE
             else:
-                with handling(envelope):
-                    sub.handler(message)
+                sub.handler(message)
                 # A successful replay closes the dead letter, in the same transaction.
                 DeadLetter.objects.using(db).filter(
                     handler=sub.handler_name,
@@ -121,6 +142,22 @@ def process(attempt: DeliveryAttempt) -> Result:
         logger.info("Duplicate of %s for %s acknowledged", envelope.event_id, sub.handler_name)
     _mark_delivery(attempt, Delivery.Status.PROCESSED)
     return Result(outcome)
+
+
+@contextmanager
+def log_context(attempt: DeliveryAttempt) -> Iterator[None]:
+    """Every log line written while a delivery is handled names it (structlog context variables)."""
+    raw = attempt.envelope if isinstance(attempt.envelope, dict) else {}
+    with structlog.contextvars.bound_contextvars(
+        event_id=raw.get("event_id"),
+        event_type=raw.get("event_type"),
+        correlation_id=raw.get("correlation_id"),
+        causation_id=raw.get("causation_id"),
+        handler=attempt.handler,
+        queue=attempt.handler.split(".", 1)[0],
+        attempt=attempt.attempt,
+    ):
+        yield
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -142,6 +179,7 @@ def _fail(attempt: DeliveryAttempt, exc: Exception, *, db: str, envelope: Envelo
     transient = is_transient(exc)
     if transient and attempt.attempt < settings.MESSAGING_MAX_ATTEMPTS:
         countdown = retry_countdown(attempt.attempt)
+        metrics.DELIVERIES_RETRIED.labels(attempt.handler).inc()
         logger.warning(
             "Handler %s failed (attempt %d/%d), retrying in %.1fs: %r",
             attempt.handler,
@@ -152,6 +190,7 @@ def _fail(attempt: DeliveryAttempt, exc: Exception, *, db: str, envelope: Envelo
         )
         return Result(Outcome.RETRY, countdown=countdown, first_failed_at=first_failed_at, error=repr(exc))
     logger.error("Dead-lettering %s for %s: %r", attempt.envelope.get("event_id"), attempt.handler, exc)
+    metrics.DEAD_LETTERED.labels(attempt.handler, type(exc).__qualname__).inc()
     record_dead_letter(
         attempt,
         exc,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import structlog
 from django.http import HttpRequest, HttpResponse
 
 from project.messaging.context import correlation
@@ -22,7 +23,10 @@ class CorrelationIdMiddleware:
         except ValueError:
             correlation_id = uuid.uuid4()
         request.correlation_id = correlation_id
-        with correlation(correlation_id):
+        with (
+            correlation(correlation_id),
+            structlog.contextvars.bound_contextvars(correlation_id=str(correlation_id), request_path=request.path),
+        ):
             response = self.get_response(request)
         response[HEADER] = str(correlation_id)
         return response

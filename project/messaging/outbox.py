@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from project.messaging import metrics
 from project.messaging.context import current_correlation_id, current_envelope
 from project.messaging.databases import db_for_app
 from project.messaging.errors import NotInTransaction
@@ -65,6 +66,7 @@ def publish(message: Message, *, aggregate_version: int | None = None) -> Envelo
         occurred_at=envelope.occurred_at,
         payload=envelope.payload,
     )
+    transaction.on_commit(lambda: metrics.EVENTS_PUBLISHED.labels(envelope.event_type).inc(), using=using)
     subs = subscriptions_for(message.event_type)
     if subs:
         Delivery.objects.using(using).bulk_create(

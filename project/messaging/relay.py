@@ -11,7 +11,9 @@ loses it.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +23,7 @@ from django.db import connections, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from project.messaging import metrics
 from project.messaging.consumer import DeliveryAttempt
 from project.messaging.databases import db_for_app
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
@@ -70,6 +73,7 @@ def _claim(qs: QuerySet[Delivery], using: str, limit: int) -> list[Delivery]:
 
 
 def _send_claimed(qs: QuerySet[Delivery], *, using: str, limit: int) -> int:
+    started = time.perf_counter()
     with transaction.atomic(using=using):
         batch = _claim(qs, using, limit)
         if not batch:
@@ -78,6 +82,9 @@ def _send_claimed(qs: QuerySet[Delivery], *, using: str, limit: int) -> int:
         Delivery.objects.using(using).filter(pk__in=[d.pk for d in batch]).update(
             status=Delivery.Status.SENT, send_count=F("send_count") + 1, last_sent_at=timezone.now()
         )
+    metrics.RELAY_BATCH_SECONDS.observe(time.perf_counter() - started)
+    for queue, count in Counter(d.queue for d in batch).items():
+        metrics.DELIVERIES_SENT.labels(queue).inc(count)
     return len(batch)
 
 
