@@ -99,6 +99,17 @@ def recipient_apply(
     return recipient
 
 
+@transaction.atomic
+def recipients_reset() -> int:
+    """Empty the Recipient projection before it is rebuilt from the users events.
+
+    Only for ``manage.py replay_events --from-scratch``, which calls it in the same transaction
+    that replays every users event: readers never see the table empty. Returns the rows removed.
+    """
+    removed, _ = Recipient.objects.all().delete()
+    return removed
+
+
 # --- Notifications ----------------------------------------------------------------------------
 
 

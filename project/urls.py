@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/", include("publishing.api.urls")),
     path("api/", include("users.api.urls")),
     path("api/", include("notifications.api.urls")),
+    path("api/", include("project.messaging.api.urls")),
     path("feeds/", include("publishing.urls")),
 ]

@@ -1,18 +1,23 @@
-"""Operator use cases of the messaging layer: replay or discard dead letters, purge old rows."""
+"""Operator use cases of the messaging layer: replay or discard dead letters, replay the event log
+into a handler (or rebuild a projection from scratch), purge old rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import timedelta
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from project.messaging import consumer
+from project.messaging import consumer, selectors
 from project.messaging.databases import db_for_app
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
+from project.messaging.projections import Projection, projection_of
 from project.messaging.relay import send_messages
+from project.messaging.routing import Subscription, all_subscriptions
 
 
 class DeadLetterStateError(Exception):
@@ -71,6 +76,24 @@ def dead_letter_replay_many(*, dead_letter_ids: Iterable[int], inline: bool = Fa
     return [dead_letter_replay(dead_letter_id=pk, inline=inline) for pk in dead_letter_ids]
 
 
+def dead_letter_replay_group(*, fingerprint: str, inline: bool = False) -> list[DeadLetter]:
+    """Replay every open dead letter of one cause (fingerprint), once its cause is fixed.
+
+    Each letter is replayed on its own (see dead_letter_replay): one that fails again stays
+    dead with its replay counted, and does not stop the others.
+    """
+    letters = selectors.dead_letters_open(fingerprint=fingerprint)
+    if not letters:
+        raise DeadLetterStateError(f"No open dead letter has fingerprint {fingerprint!r}.")
+    replayed = []
+    for letter in letters:
+        try:
+            replayed.append(dead_letter_replay(dead_letter_id=letter.pk, inline=inline))
+        except DeadLetterStateError:
+            continue  # resolved or discarded meanwhile: nothing left to replay
+    return replayed
+
+
 def dead_letter_discard(*, dead_letter_id: int, reason: str) -> DeadLetter:
     """Give up on a dead letter for a recorded reason. The row stays (until retention purges it)."""
     if not reason.strip():
@@ -85,6 +108,154 @@ def dead_letter_discard(*, dead_letter_id: int, reason: str) -> DeadLetter:
         letter.resolved_at = timezone.now()
         letter.save(update_fields=["status", "discard_reason", "resolved_at"])
     return letter
+
+
+class ReplayError(Exception):
+    """The replay request is unsafe or impossible; nothing was changed (the message says why)."""
+
+
+@dataclass
+class ReplayReport:
+    handlers: tuple[str, ...]
+    projection: str = ""
+    events: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    inbox_records_deleted: int = 0
+    dry_run: bool = False
+    plan: list[tuple[OutboxEvent, str]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def _subscriptions_of(handler_names: Sequence[str]) -> dict[str, list[Subscription]]:
+    by_handler: dict[str, list[Subscription]] = {}
+    for sub in all_subscriptions():
+        by_handler.setdefault(sub.handler_name, []).append(sub)
+    unknown = [name for name in handler_names if name not in by_handler]
+    if unknown:
+        raise ReplayError(
+            f"Unknown handler {', '.join(unknown)}. Known handlers: {', '.join(sorted(by_handler))}."
+        )
+    return {name: by_handler[name] for name in handler_names}
+
+
+def _projection_to_reset(handler_names: Sequence[str]) -> Projection:
+    projections = {projection_of(name) for name in handler_names}
+    if None in projections:
+        lacking = [name for name in handler_names if projection_of(name) is None]
+        raise ReplayError(
+            f"--from-scratch: {', '.join(lacking)} builds no registered projection, so nothing says how to "
+            "reset what it built (its app registers one with register_projection in ready())."
+        )
+    if len(projections) != 1:
+        raise ReplayError("--from-scratch rebuilds one projection at a time.")
+    projection = projections.pop()
+    assert projection is not None
+    if missing := sorted(set(projection.handlers) - set(handler_names)):
+        raise ReplayError(
+            f"--from-scratch would empty {projection.name}, which {', '.join(missing)} builds too: replay all of "
+            f"its handlers together (--projection {projection.name})."
+        )
+    return projection
+
+
+def _deliver_inline(event: OutboxEvent, handler: str, *, retry: bool) -> consumer.Result:
+    attempt = consumer.DeliveryAttempt(envelope=event.envelope().to_json(), handler=handler)
+    while True:
+        result = consumer.process(attempt)
+        if result.outcome is not consumer.Outcome.RETRY or not retry:
+            return result
+        time.sleep(min(result.countdown, 5.0))
+        attempt = consumer.DeliveryAttempt(
+            **{**attempt.__dict__, "attempt": attempt.attempt + 1, "first_failed_at": result.first_failed_at}
+        )
+
+
+def events_replay(
+    *,
+    handlers: Sequence[str],
+    event_type: str | None = None,
+    since: datetime | None = None,
+    from_scratch: bool = False,
+    dry_run: bool = False,
+) -> ReplayReport:
+    """Replay events from the outbox (the event log) into the given handlers, oldest first.
+
+    Without ``from_scratch`` every event goes through the handler's inbox, so what it already
+    applied is skipped: this fills gaps (an event it missed) and never applies anything twice.
+    Each event runs in its own transaction, like a delivery; one that fails is dead-lettered.
+
+    With ``from_scratch`` the handlers' projection is emptied (its registered reset), their inbox
+    records deleted, and every event replayed, all in one durable transaction on the consuming
+    app's database: readers see the old table or the rebuilt one, and any failure leaves the
+    old one untouched. Refused when the event log no longer holds every event these handlers
+    applied (purged by retention): a rebuild would silently lose their effect.
+    """
+    names = tuple(dict.fromkeys(handlers))
+    if not names:
+        raise ReplayError("Name at least one handler.")
+    subs = _subscriptions_of(names)
+    types_by_handler = {name: {s.event_type for s in handler_subs} for name, handler_subs in subs.items()}
+    all_types = set().union(*types_by_handler.values())
+    if event_type is not None and event_type not in all_types:
+        raise ReplayError(
+            f"{', '.join(names)} is not subscribed to {event_type} (it handles {', '.join(sorted(all_types))})."
+        )
+    types = [event_type] if event_type else sorted(all_types)
+    projection = _projection_to_reset(names) if from_scratch else None
+    if from_scratch and (event_type is not None or since is not None):
+        raise ReplayError("--from-scratch replays every event: --event-type and --since would rebuild a partial table.")
+    events = selectors.events_for_replay(event_types=types, since=since)
+    plan = [(event, name) for event in events for name in names if event.event_type in types_by_handler[name]]
+    report = ReplayReport(handlers=names, projection=projection.name if projection else "", events=len(events))
+    report.plan, report.dry_run = plan, dry_run
+    if projection is not None:
+        _check_log_complete(projection, {e.event_id for e in events})
+    if dry_run:
+        return report
+    if projection is None:
+        for event, name in plan:
+            _count(report, event, name, _deliver_inline(event, name, retry=True))
+        return report
+    db = db_for_app(projection.app_label)
+    with transaction.atomic(using=db, durable=True):
+        projection.reset()
+        report.inbox_records_deleted, _ = (
+            InboxRecord.objects.using(db).filter(handler__in=projection.handlers).delete()
+        )
+        for event, name in plan:
+            result = _deliver_inline(event, name, retry=False)
+            _count(report, event, name, result)
+            if result.outcome in (consumer.Outcome.RETRY, consumer.Outcome.DEAD_LETTERED):
+                # Roll back the whole rebuild: the old projection stays as it was.
+                raise ReplayError(
+                    f"Rebuild of {projection.name} abandoned, nothing changed: {name} failed on "
+                    f"{event.event_type} {event.event_id}: {result.error}"
+                )
+    return report
+
+
+def _check_log_complete(projection: Projection, logged: set) -> None:
+    db = db_for_app(projection.app_label)
+    applied = set(
+        InboxRecord.objects.using(db).filter(handler__in=projection.handlers).values_list("event_id", flat=True)
+    )
+    if missing := applied - logged:
+        raise ReplayError(
+            f"The event log no longer holds {len(missing)} event(s) that {projection.name} applied (purged after "
+            "MESSAGING_RETENTION_DAYS?): a rebuild from scratch would lose what they did."
+        )
+
+
+def _count(report: ReplayReport, event: OutboxEvent, handler: str, result: consumer.Result) -> None:
+    if result.outcome is consumer.Outcome.PROCESSED:
+        report.applied += 1
+    elif result.outcome is consumer.Outcome.DUPLICATE:
+        report.duplicates += 1
+    else:
+        report.dead_lettered += 1
+        report.failures.append(f"{handler} x {event.event_type} {event.event_id}: {result.error}")
 
 
 def messaging_purge_expired(*, older_than_days: int | None = None, chunk: int = 5000) -> dict[str, int]:

@@ -1,0 +1,345 @@
+"""Read models for operators: the story of one correlation id, and dead letters grouped by cause.
+
+A correlation id ties together everything one request (or one first event) caused. Its timeline
+lists, in time order, every event published under it (with its producer and the handlers it
+was delivered to), every delivery (status, send count, sent and processed times, and how long
+after the event it was processed), every inbox record (a handler applied the event) and every
+dead letter (error, attempts, replays). Domain apps add their own rows (orders adds its saga
+steps) by building ``TimelineEntry`` objects too and merging with ``merge_timelines``.
+
+Each messaging table is read on every database alias and never joined across them, as the
+relay does: a producer's rows and a consumer's rows may live on different databases.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from django.db import connections
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+
+from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
+
+EntryKind = Literal["event", "delivery", "inbox", "dead_letter", "saga_step"]
+OPEN_DEAD_LETTER = (DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One row of a timeline. ``at`` orders the rows; the other fields depend on ``kind``.
+
+    - event: ``source`` is the producer, ``consumers`` the handlers it was delivered to;
+    - delivery: ``source`` the handler, ``attempts`` the send count, ``duration`` processed - occurred;
+    - inbox: ``source`` the handler that applied the event, ``duration`` applied - occurred;
+    - dead_letter: ``source`` the handler, ``attempts`` its failed attempts, ``replays`` its replay count;
+    - saga_step (added by orders): ``source`` the step's action, ``duration`` replied - sent.
+    """
+
+    at: datetime
+    kind: EntryKind
+    summary: str
+    event_id: uuid.UUID | None = None
+    event_type: str = ""
+    source: str = ""
+    status: str = ""
+    detail: str = ""
+    attempts: int | None = None
+    replays: int | None = None
+    duration: timedelta | None = None
+    correlation_id: uuid.UUID | None = None
+    causation_id: uuid.UUID | None = None
+    consumers: tuple[str, ...] = ()
+    times: dict[str, datetime | None] = field(default_factory=dict)
+    ref: str = ""  # the row's own key: delivery id, dead letter id, saga step id...
+
+    @property
+    def duration_ms(self) -> int | None:
+        return None if self.duration is None else round(self.duration.total_seconds() * 1000)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration_ms"] = self.duration_ms
+        data.pop("duration")
+        return data
+
+
+# Rows with the same time keep a stable, causal-looking order: the event, then its inbox
+# record, what its handler did, and the delivery closed after the handler's commit.
+_KIND_ORDER = {"event": 0, "saga_step": 1, "inbox": 2, "dead_letter": 3, "delivery": 4}
+
+
+def _sort_key(entry: TimelineEntry) -> tuple[Any, ...]:
+    return (entry.at, _KIND_ORDER.get(entry.kind, 9), entry.summary, entry.ref)
+
+
+def merge_timelines(*parts: Iterable[TimelineEntry]) -> list[TimelineEntry]:
+    """Merge rows from several sources into one time-ordered timeline (exact duplicates dropped)."""
+    seen: set[tuple[str, str, str]] = set()
+    merged = []
+    for part in parts:
+        for entry in part:
+            key = (entry.kind, entry.ref, str(entry.event_id))
+            if key in seen:
+                continue
+            seen.add(key)
+            merged.append(entry)
+    return sorted(merged, key=_sort_key)
+
+
+def _aliases() -> list[str]:
+    return list(connections)
+
+
+def _events_for(correlation_ids: Sequence[uuid.UUID]) -> list[OutboxEvent]:
+    events = []
+    for alias in _aliases():
+        events.extend(
+            OutboxEvent.objects.using(alias)
+            .filter(correlation_id__in=correlation_ids)
+            .prefetch_related("deliveries")
+            .order_by("occurred_at")
+        )
+    return events
+
+
+def _event_entry(event: OutboxEvent, deliveries: Sequence[Delivery]) -> TimelineEntry:
+    consumers = tuple(sorted(d.handler for d in deliveries))
+    aggregate = f"{event.aggregate_type} {event.aggregate_id}"
+    if event.aggregate_version is not None:
+        aggregate += f" v{event.aggregate_version}"
+    return TimelineEntry(
+        at=event.occurred_at,
+        kind="event",
+        summary=f"{event.event_type} published by {event.producer}",
+        event_id=event.event_id,
+        event_type=event.event_type,
+        source=event.producer,
+        detail=aggregate,
+        correlation_id=event.correlation_id,
+        causation_id=event.causation_id,
+        consumers=consumers,
+        times={"occurred_at": event.occurred_at},
+        ref=str(event.event_id),
+    )
+
+
+def _delivery_entry(event: OutboxEvent, delivery: Delivery) -> TimelineEntry:
+    at = delivery.processed_at or delivery.last_sent_at or delivery.created_at
+    duration = delivery.processed_at - event.occurred_at if delivery.processed_at else None
+    return TimelineEntry(
+        at=at,
+        kind="delivery",
+        summary=f"{event.event_type} -> {delivery.handler}: {delivery.status}",
+        event_id=event.event_id,
+        event_type=event.event_type,
+        source=delivery.handler,
+        status=delivery.status,
+        attempts=delivery.send_count,
+        duration=duration,
+        correlation_id=event.correlation_id,
+        times={
+            "created_at": delivery.created_at,
+            "last_sent_at": delivery.last_sent_at,
+            "processed_at": delivery.processed_at,
+        },
+        ref=str(delivery.pk),
+    )
+
+
+def _inbox_entry(record: InboxRecord, occurred: dict[uuid.UUID, datetime]) -> TimelineEntry:
+    occurred_at = occurred.get(record.event_id)
+    return TimelineEntry(
+        at=record.processed_at,
+        kind="inbox",
+        summary=f"{record.handler} applied {record.event_type}",
+        event_id=record.event_id,
+        event_type=record.event_type,
+        source=record.handler,
+        status="applied",
+        duration=record.processed_at - occurred_at if occurred_at else None,
+        times={"processed_at": record.processed_at},
+        ref=str(record.pk),
+    )
+
+
+def dead_letter_entry(letter: DeadLetter) -> TimelineEntry:
+    """A dead letter as a timeline row, at the time of its latest failure."""
+    return TimelineEntry(
+        at=letter.last_failed_at,
+        kind="dead_letter",
+        summary=f"{letter.handler} failed on {letter.event_type}: {letter.error_type.rsplit('.', 1)[-1]}",
+        event_id=letter.event_id,
+        event_type=letter.event_type,
+        source=letter.handler,
+        status=letter.status,
+        detail=letter.discard_reason if letter.status == DeadLetter.Status.DISCARDED else letter.error_message,
+        attempts=letter.attempts,
+        replays=letter.replay_count,
+        correlation_id=letter.correlation_id,
+        times={
+            "first_failed_at": letter.first_failed_at,
+            "last_failed_at": letter.last_failed_at,
+            "last_replayed_at": letter.last_replayed_at,
+            "resolved_at": letter.resolved_at,
+        },
+        ref=str(letter.pk),
+    )
+
+
+def correlations_timeline(correlation_ids: Sequence[uuid.UUID]) -> list[TimelineEntry]:
+    """The merged story of several correlation ids (e.g. every chain that touched one order)."""
+    ids = list(dict.fromkeys(correlation_ids))
+    if not ids:
+        return []
+    entries: list[TimelineEntry] = []
+    events = _events_for(ids)
+    occurred = {e.event_id: e.occurred_at for e in events}
+    for event in events:
+        deliveries = list(event.deliveries.all())
+        entries.append(_event_entry(event, deliveries))
+        entries.extend(_delivery_entry(event, d) for d in deliveries)
+    event_ids = list(occurred)
+    for alias in _aliases():
+        inbox = InboxRecord.objects.using(alias).filter(event_id__in=event_ids)
+        entries.extend(_inbox_entry(record, occurred) for record in inbox)
+        letters = DeadLetter.objects.using(alias).filter(Q(correlation_id__in=ids) | Q(event_id__in=event_ids))
+        entries.extend(dead_letter_entry(letter) for letter in letters)
+    return merge_timelines(entries)
+
+
+def correlation_timeline(correlation_id: uuid.UUID) -> list[TimelineEntry]:
+    """Everything that happened under one correlation id, in time order."""
+    return correlations_timeline([correlation_id])
+
+
+def aggregate_correlation_ids(*, aggregate_type: str, aggregate_id: str) -> list[uuid.UUID]:
+    """The correlation ids of every event about one aggregate, the earliest chain first.
+
+    An aggregate's story may span several chains (placed by one request, cancelled by another,
+    expired by the beat): merge their timelines to see all of it.
+    """
+    found: dict[uuid.UUID, datetime] = {}
+    for alias in _aliases():
+        rows = (
+            OutboxEvent.objects.using(alias)
+            .filter(aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+            .values("correlation_id")
+            .annotate(first=Min("occurred_at"))
+        )
+        for row in rows:
+            cid, first = row["correlation_id"], row["first"]
+            if cid not in found or first < found[cid]:
+                found[cid] = first
+    return sorted(found, key=found.__getitem__)
+
+
+def first_correlation_id(*, aggregate_type: str, aggregate_id: str, event_type: str) -> uuid.UUID | None:
+    """The correlation id of the first event of ``event_type`` about an aggregate (None if none)."""
+    for alias in _aliases():
+        cid = (
+            OutboxEvent.objects.using(alias)
+            .filter(aggregate_type=aggregate_type, aggregate_id=aggregate_id, event_type=event_type)
+            .order_by("occurred_at")
+            .values_list("correlation_id", flat=True)
+            .first()
+        )
+        if cid is not None:
+            return cid
+    return None
+
+
+# --- Dead letters --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadLetterGroup:
+    """Dead letters sharing a fingerprint: one cause (error type + innermost project frame)."""
+
+    fingerprint: str
+    error_type: str
+    handlers: tuple[str, ...]
+    count: int
+    open_count: int
+    first_seen: datetime
+    last_seen: datetime
+    sample_message: str
+    replays: int
+
+
+def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
+    """Dead letters grouped by fingerprint, the most frequent cause first."""
+    merged: dict[str, dict[str, Any]] = {}
+    for alias in _aliases():
+        qs: QuerySet[DeadLetter] = DeadLetter.objects.using(alias).all()
+        if open_only:
+            qs = qs.filter(status__in=OPEN_DEAD_LETTER)
+        rows = qs.values("fingerprint", "error_type", "handler").annotate(
+            count=Count("id"),
+            open_count=Count("id", filter=Q(status__in=OPEN_DEAD_LETTER)),
+            first=Min("first_failed_at"),
+            last=Max("last_failed_at"),
+            sample=Max("error_message"),
+            replays=Sum("replay_count"),
+        )
+        for row in rows:
+            group = merged.setdefault(
+                row["fingerprint"],
+                {
+                    "error_type": row["error_type"],
+                    "handlers": set(),
+                    "count": 0,
+                    "open_count": 0,
+                    "first": row["first"],
+                    "last": row["last"],
+                    "sample": row["sample"],
+                    "replays": 0,
+                },
+            )
+            group["handlers"].add(row["handler"])
+            group["count"] += row["count"]
+            group["open_count"] += row["open_count"]
+            group["replays"] += row["replays"] or 0
+            group["first"] = min(group["first"], row["first"])
+            if row["last"] >= group["last"]:
+                group["last"], group["sample"] = row["last"], row["sample"]
+    groups = [
+        DeadLetterGroup(
+            fingerprint=fp,
+            error_type=g["error_type"],
+            handlers=tuple(sorted(g["handlers"])),
+            count=g["count"],
+            open_count=g["open_count"],
+            first_seen=g["first"],
+            last_seen=g["last"],
+            sample_message=g["sample"] or "",
+            replays=g["replays"],
+        )
+        for fp, g in merged.items()
+    ]
+    return sorted(groups, key=lambda g: (-g.open_count, -g.count, g.fingerprint))
+
+
+def dead_letters_open(*, fingerprint: str | None = None) -> list[DeadLetter]:
+    """Open dead letters (dead or replay sent), on every database, newest failure first."""
+    letters: list[DeadLetter] = []
+    for alias in _aliases():
+        qs = DeadLetter.objects.using(alias).filter(status__in=OPEN_DEAD_LETTER)
+        if fingerprint is not None:
+            qs = qs.filter(fingerprint=fingerprint)
+        letters.extend(qs)
+    return sorted(letters, key=lambda letter: letter.last_failed_at, reverse=True)
+
+
+def events_for_replay(*, event_types: Sequence[str], since: datetime | None = None) -> list[OutboxEvent]:
+    """Events of these types from the outbox (the event log), oldest first, from every database."""
+    events: list[OutboxEvent] = []
+    for alias in _aliases():
+        qs = OutboxEvent.objects.using(alias).filter(event_type__in=event_types)
+        if since is not None:
+            qs = qs.filter(occurred_at__gte=since)
+        events.extend(qs)
+    return sorted(events, key=lambda e: (e.occurred_at, str(e.event_id)))
