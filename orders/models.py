@@ -166,6 +166,7 @@ class SagaStep(models.Model):
         FAIL = "fail"
         CANCEL = "cancel"
         STALE_REPLY = "stale_reply", "stale reply ignored"
+        OPERATOR = "operator", "operator action"
 
     # Hangs off the order (the saga shares its key) so the admin can show it inline on the order.
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="saga_steps")

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from orders.events import CommitStock, OrderCancelled, OrderConfirmed, OrderFailed, ReleaseStock, ReserveStock
-from orders.models import Order, OrderLine, OrderSaga, SagaStep
+from orders.models import IllegalTransition, Order, OrderLine, OrderSaga, SagaStep
 from project.messaging.context import current_envelope
 from project.messaging.outbox import publish
 
@@ -211,3 +211,83 @@ def expire(saga: OrderSaga, now: datetime) -> bool:
     seconds = settings.ORDERS_RESERVATION_TIMEOUT_SECONDS
     compensate(saga, FAILED, f"stock reservation timed out after {seconds:g} seconds")
     return True
+
+
+# --- Operator actions -------------------------------------------------------------------------
+
+# What the saga awaits from inventory in each open state: the lines in that stock state, the
+# step action, and the command to send again.
+_AWAITED = {
+    OrderSaga.State.RESERVING: (Stock.REQUESTED, SagaStep.Action.RESERVE),
+    OrderSaga.State.COMPENSATING: (Stock.RELEASING, SagaStep.Action.RELEASE),
+    OrderSaga.State.CONFIRMED: (Stock.COMMITTING, SagaStep.Action.COMMIT),
+}
+
+
+def _command_for(action: str, order_id: UUID, line: OrderLine) -> ReserveStock | ReleaseStock | CommitStock:
+    if action == SagaStep.Action.RESERVE:
+        return ReserveStock(order_id=order_id, line_id=line.pk, sku=line.sku, quantity=line.quantity)
+    if action == SagaStep.Action.RELEASE:
+        return ReleaseStock(order_id=order_id, line_id=line.pk, sku=line.sku)
+    return CommitStock(order_id=order_id, line_id=line.pk, sku=line.sku)
+
+
+def retry_current_step(saga: OrderSaga, *, note: str) -> list[SagaStep]:
+    """Send again, as new commands, what the saga still awaits an answer to, and record why.
+
+    Reserving: ReserveStock for the lines still requested (and a fresh deadline, so the retry
+    has time to be answered); compensating: ReleaseStock for the lines releasing; confirmed:
+    CommitStock for the lines committing. Each awaited step counts one more attempt and
+    remembers the newest command id. Inventory answers a repeated command as it answered the
+    first, and the second answer to a step is recorded as stale: retrying is always safe.
+    """
+    awaited = _AWAITED.get(saga.state)
+    if awaited is None:
+        raise IllegalTransition(f"The saga of order {saga.order_id} has ended ({saga.state}): no step to retry.")
+    stock, action = awaited
+    lines = list(saga.order.lines.filter(stock=stock).order_by("-position" if stock == Stock.RELEASING else "position"))
+    if not lines:
+        raise IllegalTransition(
+            f"The saga of order {saga.order_id} ({saga.state}) awaits no answer from inventory: no step to retry."
+        )
+    deadline_note = ""
+    if saga.state == OrderSaga.State.RESERVING:
+        saga.deadline_at = timezone.now() + reservation_timeout()
+        saga.save(update_fields=["deadline_at"])
+        deadline_note = f", new deadline {saga.deadline_at:%H:%M:%S}"
+    SagaStep.objects.create(
+        order_id=saga.order_id,
+        action=SagaStep.Action.OPERATOR,
+        outcome=f"retry: {action} re-sent for {len(lines)} line(s){deadline_note}",
+        note=note,
+    )
+    retried = []
+    for line in lines:
+        envelope = publish(_command_for(action, saga.order_id, line))
+        step = (
+            SagaStep.objects.filter(order_id=saga.order_id, line=line, action=action, replied_at__isnull=True)
+            .order_by("-sent_at", "-id")
+            .first()
+        )
+        if step is None:
+            step = SagaStep.objects.create(
+                order_id=saga.order_id, line=line, action=action, command_type=envelope.event_type, attempts=0
+            )
+        step.attempts += 1
+        step.command_id = envelope.event_id
+        step.save(update_fields=["attempts", "command_id"])
+        retried.append(step)
+    return retried
+
+
+def compensate_by_operator(saga: OrderSaga, *, reason: str, note: str) -> None:
+    """An operator gives up on a reserving order: release what it may hold, then fail it with ``reason``."""
+    if saga.state != OrderSaga.State.RESERVING:
+        hint = " (retry the step to re-send its releases)" if saga.state == OrderSaga.State.COMPENSATING else ""
+        raise IllegalTransition(
+            f"The saga of order {saga.order_id} is {saga.state}: only a reserving saga can be compensated{hint}."
+        )
+    SagaStep.objects.create(
+        order_id=saga.order_id, action=SagaStep.Action.OPERATOR, outcome="compensate now", note=note
+    )
+    compensate(saga, FAILED, reason)

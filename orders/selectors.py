@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
-from orders.models import Order, OrderSaga, SagaStep
+from orders.events import OrderPlaced
+from orders.models import Order, OrderLine, OrderSaga, SagaStep
+from project.messaging.selectors import (
+    TimelineEntry,
+    aggregate_correlation_ids,
+    correlations_timeline,
+    first_correlation_id,
+    merge_timelines,
+)
 
 
 def order_list_for(user: AbstractBaseUser) -> QuerySet[Order]:
@@ -22,5 +33,115 @@ def saga_timeline(order_id: UUID) -> OrderSaga:
     return (
         OrderSaga.objects.select_related("order")
         .prefetch_related(Prefetch("order__saga_steps", queryset=SagaStep.objects.select_related("line")))
+        .get(order_id=order_id)
+    )
+
+
+# --- The order's whole story: messaging rows plus saga steps ---------------------------------
+
+
+def order_correlation_id(order_id: UUID) -> UUID | None:
+    """The order's correlation id: the one its OrderPlaced event was published under."""
+    return first_correlation_id(
+        aggregate_type=OrderPlaced.aggregate_type, aggregate_id=str(order_id), event_type=OrderPlaced.event_type
+    )
+
+
+def order_messaging_timeline(order_id: UUID) -> list[TimelineEntry]:
+    """Every event, delivery, inbox record and dead letter of the order, in time order.
+
+    The order's story may span several correlation ids (placed by one request, cancelled by
+    another): all the chains that published an event about the order are merged.
+    """
+    return correlations_timeline(
+        aggregate_correlation_ids(aggregate_type=OrderPlaced.aggregate_type, aggregate_id=str(order_id))
+    )
+
+
+def _step_entry(step: SagaStep) -> TimelineEntry:
+    line = f" line {step.line.position} {step.line.sku}" if step.line else ""
+    what = step.command_type or step.reply_type
+    summary = f"saga {step.get_action_display()}{line}" + (f": {what}" if what else "")
+    return TimelineEntry(
+        at=step.sent_at,
+        kind="saga_step",
+        summary=summary,
+        event_id=step.command_id or step.reply_id,
+        event_type=step.command_type,
+        source=step.action,
+        status=step.outcome or ("awaiting reply" if step.command_id and not step.replied_at else ""),
+        detail=step.note,
+        attempts=step.attempts,
+        duration=step.replied_at - step.sent_at if step.replied_at else None,
+        times={"sent_at": step.sent_at, "replied_at": step.replied_at},
+        ref=str(step.pk),
+    )
+
+
+def saga_step_entries(steps: Iterable[SagaStep]) -> list[TimelineEntry]:
+    return [_step_entry(step) for step in steps]
+
+
+def order_timeline(order_id: UUID) -> list[TimelineEntry]:
+    """The order's messaging timeline merged with its saga steps (sent -> replied, attempts, notes)."""
+    steps = SagaStep.objects.filter(order_id=order_id).select_related("line")
+    return merge_timelines(order_messaging_timeline(order_id), saga_step_entries(steps))
+
+
+# --- Saga status for operators ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SagaStatus:
+    saga: OrderSaga
+    last_activity: datetime
+    awaiting: int  # lines waiting for an answer from inventory
+    overdue: bool  # reserving past its deadline: the beat should have compensated it
+    stuck: bool  # open, and nothing happened for longer than the threshold
+
+    @property
+    def flags(self) -> list[str]:
+        return [name for name, on in (("OVERDUE", self.overdue), ("STUCK", self.stuck)) if on]
+
+
+_AWAITING_STOCK = [OrderLine.Stock.REQUESTED, OrderLine.Stock.RELEASING, OrderLine.Stock.COMMITTING]
+
+
+def saga_state_counts() -> dict[str, int]:
+    return dict(OrderSaga.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+
+
+def saga_statuses(*, state: str | None, stuck_after: timedelta, now: datetime, limit: int = 200) -> list[SagaStatus]:
+    """Sagas in ``state`` (default: every saga still waiting for inventory), oldest first, flagged
+    OVERDUE (reserving past its deadline) or STUCK (waiting, and no step for ``stuck_after``)."""
+    sagas = OrderSaga.objects.select_related("order").annotate(
+        last_sent=Max("order__saga_steps__sent_at"),
+        last_reply=Max("order__saga_steps__replied_at"),
+        awaiting=Count("order__lines", filter=Q(order__lines__stock__in=_AWAITING_STOCK), distinct=True),
+    )
+    sagas = sagas.filter(state=state) if state else sagas.filter(awaiting__gt=0)
+    result = []
+    for saga in sagas.order_by("started_at")[:limit]:
+        last = max(t for t in (saga.last_sent, saga.last_reply, saga.started_at) if t is not None)
+        waiting = saga.awaiting > 0
+        result.append(
+            SagaStatus(
+                saga=saga,
+                last_activity=last,
+                awaiting=saga.awaiting,
+                overdue=saga.state == OrderSaga.State.RESERVING and saga.deadline_at <= now,
+                stuck=waiting and now - last >= stuck_after,
+            )
+        )
+    return result
+
+
+def saga_detail(order_id: UUID) -> OrderSaga:
+    """One saga with its order, lines and steps (raises OrderSaga.DoesNotExist)."""
+    return (
+        OrderSaga.objects.select_related("order")
+        .prefetch_related(
+            "order__lines", Prefetch("order__saga_steps", queryset=SagaStep.objects.select_related("line"))
+        )
         .get(order_id=order_id)
     )

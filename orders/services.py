@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
@@ -16,8 +18,10 @@ from django.utils import timezone
 
 from orders import saga
 from orders.events import OrderPlaced, PlacedLine
-from orders.models import KnownProduct, Order, OrderLine, OrderSaga
+from orders.models import IllegalTransition, KnownProduct, Order, OrderLine, OrderSaga, SagaStep
+from project.messaging.context import correlation, current_correlation_id
 from project.messaging.outbox import publish
+from project.messaging.selectors import first_correlation_id
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +104,10 @@ def _place(customer_id: int, lines: Sequence[LineInput], idempotency_key: str | 
     )
     order.start_reserving()
     order.save(update_fields=["status", "version"])
-    publish_placed(order, created)
-    saga.start(order)
+    # One correlation id for OrderPlaced and its ReserveStock commands, even outside a request.
+    with correlation(current_correlation_id() or uuid.uuid4()):
+        publish_placed(order, created)
+        saga.start(order)
     return order
 
 
@@ -144,13 +150,75 @@ def order_sagas_expire_overdue() -> int:
     now = timezone.now()
     expired = 0
     for order_id in saga.overdue(now):
-        with transaction.atomic(durable=True):
+        with transaction.atomic(durable=True), _order_correlation(order_id):
             the_saga = saga.lock(order_id)
             if the_saga is not None and saga.expire(the_saga, now):
                 expired += 1
     if expired:
         logger.warning("Compensated %d order sagas past their deadline", expired)
     return expired
+
+
+@contextmanager
+def _order_correlation(order_id: UUID) -> Iterator[None]:
+    """Publish under the order's correlation id (its OrderPlaced's), so that what the beat or an
+    operator does to an order joins the order's story instead of starting a new one."""
+    correlation_id = first_correlation_id(
+        aggregate_type=OrderPlaced.aggregate_type, aggregate_id=str(order_id), event_type=OrderPlaced.event_type
+    )
+    if correlation_id is None:
+        yield
+        return
+    with correlation(correlation_id):
+        yield
+
+
+def _operator_note(reason: str, actor: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise OrderError("Say why: the reason is recorded in the saga's history.")
+    return f"{reason} (by {actor})" if actor else reason
+
+
+def _locked_saga(order_id: UUID) -> OrderSaga:
+    the_saga = saga.lock(order_id)
+    if the_saga is None:
+        raise Order.DoesNotExist(f"No order {order_id}.")
+    return the_saga
+
+
+@transaction.atomic(durable=True)
+def order_saga_retry_step(*, order_id: UUID, reason: str, actor: str = "") -> list[SagaStep]:
+    """Operator: send again the command(s) the saga awaits an answer to (after fixing what lost them).
+
+    Reserving: ReserveStock for each line still requested; compensating: ReleaseStock for each
+    line releasing; confirmed: CommitStock for each line committing. They are NEW commands
+    (through the outbox, under the order's correlation id); inventory answers repeats as it
+    answered the first, so a retry is safe even when the first command was only slow. The
+    reason is recorded in the saga's history. Raises OrderError when there is nothing to retry.
+    """
+    note = _operator_note(reason, actor)
+    with _order_correlation(order_id):
+        try:
+            return saga.retry_current_step(_locked_saga(order_id), note=note)
+        except IllegalTransition as exc:
+            raise OrderError(str(exc)) from exc
+
+
+@transaction.atomic(durable=True)
+def order_saga_compensate(*, order_id: UUID, reason: str, actor: str = "") -> Order:
+    """Operator: give up on a reserving order now. Its lines are released, then it fails with ``reason``.
+
+    Only while reserving; the reason becomes the order's failure reason and is recorded in the
+    saga's history. Raises OrderError otherwise.
+    """
+    note = _operator_note(reason, actor)
+    with _order_correlation(order_id):
+        try:
+            saga.compensate_by_operator(_locked_saga(order_id), reason=reason.strip(), note=note)
+        except IllegalTransition as exc:
+            raise OrderError(str(exc)) from exc
+    return Order.objects.get(pk=order_id)
 
 
 def _with_saga(order_id: UUID, apply) -> None:

@@ -5,6 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
+from project.messaging.api.serializers import TimelineEntrySerializer
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -34,6 +35,12 @@ class OrderPlaceSerializer(serializers.Serializer):
 
 class OrderCancelSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, default="cancelled by the customer")
+
+
+class OperatorActionSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500, help_text="Why: recorded in the saga's history (and, for compensate, as the failure reason)."
+    )
 
 
 class OrderLineSerializer(serializers.ModelSerializer):
@@ -101,3 +108,13 @@ class SagaTimelineSerializer(serializers.ModelSerializer):
             "ended_at",
             "steps",
         ]
+
+
+class OrderTimelineSerializer(SagaTimelineSerializer):
+    """The saga and its steps, plus ``events``: the order's messaging timeline (every event,
+    delivery, inbox record and dead letter, oldest first; customers see the events only)."""
+
+    events = TimelineEntrySerializer(many=True, source="timeline_events")
+
+    class Meta(SagaTimelineSerializer.Meta):
+        fields = [*SagaTimelineSerializer.Meta.fields, "events"]

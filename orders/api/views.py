@@ -7,15 +7,17 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orders import selectors, services
 from orders.api.serializers import (
+    OperatorActionSerializer,
     OrderCancelSerializer,
     OrderPlaceSerializer,
     OrderSerializer,
-    SagaTimelineSerializer,
+    OrderTimelineSerializer,
 )
 from orders.models import Order
 
@@ -92,9 +94,52 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise ValidationError({"status": [str(exc)]}) from exc
         return Response(OrderSerializer(selectors.order_get(order.pk)).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={200: SagaTimelineSerializer})
+    @extend_schema(responses={200: OrderTimelineSerializer})
     @action(detail=True, methods=["get"])
     def timeline(self, request: Request, pk: str | None = None) -> Response:
-        """The saga's step history: each command sent to inventory, what came back, and when."""
+        """The saga's step history (each command sent to inventory, what came back, and when) and
+        ``events``: the order's messaging timeline. Staff see every delivery, inbox record and dead
+        letter with its handler and error; a customer sees the events only."""
         order = self.get_object()
-        return Response(SagaTimelineSerializer(selectors.saga_timeline(order.pk)).data)
+        the_saga = selectors.saga_timeline(order.pk)
+        entries = selectors.order_messaging_timeline(order.pk)
+        if not request.user.is_staff:
+            entries = [e for e in entries if e.kind == "event"]
+        the_saga.timeline_events = entries
+        return Response(OrderTimelineSerializer(the_saga).data)
+
+    @extend_schema(
+        request=OperatorActionSerializer,
+        responses={202: OrderSerializer, 400: OpenApiResponse(description="Nothing to retry, or no reason.")},
+    )
+    @action(detail=True, methods=["post"], url_path="retry-step", permission_classes=[IsAdminUser])
+    def retry_step(self, request: Request, pk: str | None = None) -> Response:
+        """Staff: send again the command(s) the saga awaits from inventory, with a recorded reason."""
+        order = self.get_object()
+        incoming = OperatorActionSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            services.order_saga_retry_step(
+                order_id=order.pk, reason=incoming.validated_data["reason"], actor=str(request.user)
+            )
+        except services.OrderError as exc:
+            raise ValidationError({"status": [str(exc)]}) from exc
+        return Response(OrderSerializer(selectors.order_get(order.pk)).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=OperatorActionSerializer,
+        responses={202: OrderSerializer, 400: OpenApiResponse(description="Not reserving, or no reason.")},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
+    def compensate(self, request: Request, pk: str | None = None) -> Response:
+        """Staff: give up on a reserving order now: release its lines, then fail it with the reason."""
+        order = self.get_object()
+        incoming = OperatorActionSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            services.order_saga_compensate(
+                order_id=order.pk, reason=incoming.validated_data["reason"], actor=str(request.user)
+            )
+        except services.OrderError as exc:
+            raise ValidationError({"status": [str(exc)]}) from exc
+        return Response(OrderSerializer(selectors.order_get(order.pk)).data, status=status.HTTP_202_ACCEPTED)
