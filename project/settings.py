@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "project.messaging",
     *DOMAIN_APPS,
+    "project.operations",  # cross-domain reconciliation (check_consistency): reads, never writes
 ]
 
 MIDDLEWARE = [
