@@ -25,9 +25,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("action", choices=["list", "replay", "discard"])
         parser.add_argument("ids", nargs="*", type=int, help="Dead letter ids.")
-        parser.add_argument("--fingerprint")
-        parser.add_argument("--handler")
-        parser.add_argument("--older-than-minutes", type=float)
+        parser.add_argument("--fingerprint", help="Letters of one cause (see list --groups).")
+        parser.add_argument("--handler", help="Letters of one handler, e.g. inventory.reserve_order_line.")
+        parser.add_argument("--older-than-minutes", type=float, help="Letters whose last failure is older than this.")
         parser.add_argument("--all", action="store_true", help="Include resolved and discarded (list).")
         parser.add_argument("--groups", action="store_true", help="List groups by fingerprint.")
         parser.add_argument("--reason", default="", help="Why (required for discard).")
@@ -62,7 +62,12 @@ class Command(BaseCommand):
                 failures += 1
                 self.stderr.write(f"#{letter.pk}: {exc}")
                 continue
-            self.stdout.write(f"#{done.pk} {done.handler} {done.event_type}: {done.status}")
+            self.stdout.write(
+                f"#{done.pk} {done.handler} {done.event_type}: {done.status} (replays {done.replay_count})"
+            )
+            if action == "replay" and opts["inline"] and done.status == DeadLetter.Status.DEAD:
+                failures += 1
+                self.stderr.write(f"#{done.pk}: failed again: {done.error_type}: {done.error_message[:200]}")
         if failures:
             raise CommandError(f"{failures} of {len(letters)} dead letters could not be {action}ed.")
 
@@ -84,6 +89,9 @@ class Command(BaseCommand):
         return result
 
     def _list(self, selected: list[Any], groups: bool) -> None:
+        if not any(qs.exists() for qs in selected):
+            self.stdout.write("no dead letters match")
+            return
         for qs in selected:
             if groups:
                 rows = qs.values("fingerprint", "error_type", "handler").annotate(
