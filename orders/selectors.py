@@ -61,7 +61,7 @@ def order_messaging_timeline(order_id: UUID) -> list[TimelineEntry]:
 def _step_entry(step: SagaStep) -> TimelineEntry:
     line = f" line {step.line.position} {step.line.sku}" if step.line else ""
     what = step.command_type or step.reply_type
-    summary = f"saga {step.get_action_display()}{line}" + (f": {what}" if what else "")
+    summary = f"saga {step.get_action_display().lower()}{line}" + (f": {what}" if what else "")
     return TimelineEntry(
         at=step.sent_at,
         kind="saga_step",
