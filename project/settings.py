@@ -160,7 +160,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Errors are RFC 9457 problem documents (application/problem+json), documented on every
+    # operation of the schema: project/api/.
+    "EXCEPTION_HANDLER": "project.api.errors.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "project.api.schema.ProblemAutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Domain events shop API",
@@ -171,6 +174,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # validatorUrl: Swagger UI would otherwise send the schema's URL to swagger.io's validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Celery (read by project/celery.py through the CELERY_ namespace) ----------------------

@@ -1,13 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
+
+from project.api.docs import RedocView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("orders.api.urls")),
@@ -19,3 +21,9 @@ urlpatterns = [
     path("api/", include("project.messaging.api.urls")),
     path("feeds/", include("publishing.urls")),
 ]
+
+# Errors Django answers itself: problem+json documents under /api/, Django's pages elsewhere.
+handler400 = "project.api.errors.bad_request"
+handler403 = "project.api.errors.permission_denied"
+handler404 = "project.api.errors.page_not_found"
+handler500 = "project.api.errors.server_error"
