@@ -25,14 +25,14 @@ def test_an_author_creates_a_draft_under_their_own_name(client_for, ada) -> None
 def test_creating_an_article_without_a_title_is_a_400_naming_the_field(client_for, ada) -> None:
     response = client_for(ada).post("/api/articles/", {"body": "No title here."}, format="json")
     assert response.status_code == 400
-    assert "title" in response.json()
+    assert "title" in response.json()["errors"]
     assert not Article.objects.exists()
 
 
 def test_creating_an_article_with_an_invalid_slug_is_a_400_naming_the_field(client_for, ada) -> None:
     response = client_for(ada).post("/api/articles/", {**ARMCHAIR, "slug": "Not a slug!"}, format="json")
     assert response.status_code == 400
-    assert "slug" in response.json()
+    assert "slug" in response.json()["errors"]
     assert not Article.objects.exists()
 
 
@@ -40,7 +40,9 @@ def test_creating_an_article_with_a_slug_already_taken_is_a_400_naming_the_field
     ArticleFactory(author=grace, slug="the-crunchy-armchair")
     response = client_for(ada).post("/api/articles/", ARMCHAIR, format="json")
     assert response.status_code == 400
-    assert response.json() == {"slug": ["The slug 'the-crunchy-armchair' is already used by another article."]}
+    assert response.json()["errors"] == {
+        "slug": ["The slug 'the-crunchy-armchair' is already used by another article."]
+    }
     assert Article.objects.count() == 1
 
 
@@ -102,7 +104,7 @@ def test_a_full_update_without_a_body_is_a_400_naming_the_field(client_for, ada)
     article = ArticleFactory(author=ada)
     response = client_for(ada).put(f"/api/articles/{article.pk}/", {"title": "Only a title"}, format="json")
     assert response.status_code == 400
-    assert "body" in response.json()
+    assert "body" in response.json()["errors"]
     assert Article.objects.get().title == article.title
 
 
@@ -118,7 +120,7 @@ def test_publishing_a_published_article_is_a_409_saying_why_and_changes_nothing(
     article = ArticleFactory(author=ada, published=True)
     response = client_for(ada).post(f"/api/articles/{article.pk}/publish/")
     assert response.status_code == 409
-    assert response.json() == {"detail": f"Article '{article.slug}' is published: only a draft can be published."}
+    assert response.json()["detail"] == f"Article '{article.slug}' is published: only a draft can be published."
     assert Article.objects.get().revision == 2
     assert not OutboxEvent.objects.exists()
 
@@ -134,7 +136,7 @@ def test_changing_the_slug_of_a_published_article_is_a_400_naming_the_field(clie
     article = ArticleFactory(author=ada, published=True)
     response = client_for(ada).patch(f"/api/articles/{article.pk}/", {"slug": "elsewhere"}, format="json")
     assert response.status_code == 400
-    assert "slug" in response.json()
+    assert "slug" in response.json()["errors"]
     assert Article.objects.get().slug == article.slug
 
 

@@ -64,7 +64,7 @@ def test_staff_create_a_product(staff: APIClient) -> None:
     assert response.status_code == 201
     assert StockItem.objects.get(sku="SQUEAKY-CHAIR").on_hand == 4
     again = staff.post("/api/products/", {"sku": "SQUEAKY-CHAIR", "name": "Again"}, format="json")
-    assert again.status_code == 400 and "already exists" in str(again.json())
+    assert again.status_code == 400 and "already exists" in str(again.json()["errors"])
 
 
 def test_staff_restock_and_the_world_is_told(staff: APIClient, bus) -> None:
@@ -89,5 +89,5 @@ def test_bad_stock_changes_are_refused_with_the_reason(staff: APIClient, path: s
     StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=10, reserved=2)
     response = staff.post(f"/api/products/CRUNCHY-ARMCHAIR/{path}/", body, format="json")
     assert response.status_code == 400
-    assert message in str(response.json())
+    assert message in str(response.json()["errors"])
     assert StockItem.objects.get().on_hand == 10

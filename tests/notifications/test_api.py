@@ -61,7 +61,7 @@ def test_the_list_is_paginated(log: dict) -> None:
 def test_an_unknown_filter_value_is_a_400_naming_the_filter(log: dict) -> None:
     response = client_for(log["alice"]).get(URL, {"status": "delivered-by-pigeon"})
     assert response.status_code == 400
-    assert "status" in response.json()
+    assert "status" in response.json()["errors"]
 
 
 def test_anonymous_requests_are_refused() -> None:

@@ -62,7 +62,7 @@ def test_an_idempotency_key_reused_for_a_different_order_is_refused(client: APIC
     other = {"lines": [{"sku": "WOBBLY-TABLE", "quantity": 1, "unit_price": "5.00"}]}
     response = client.post("/api/orders/", other, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert response.status_code == 400
-    assert "was already used for a different order" in response.json()["Idempotency-Key"][0]
+    assert "was already used for a different order" in response.json()["errors"]["Idempotency-Key"][0]
     assert Order.objects.count() == 1
 
 
@@ -128,8 +128,9 @@ def test_the_same_idempotency_key_from_two_customers_places_two_orders(client: A
 def test_bad_input_gets_a_400_naming_the_field_and_changes_nothing(client: APIClient, body, field, message) -> None:
     response = client.post("/api/orders/", body, format="json")
     assert response.status_code == 400
-    assert message in str(response.json()), response.json()
-    assert f"'{field}'" in str(response.json()) or field in response.json()
+    errors = response.json()["errors"]
+    assert message in str(errors), errors
+    assert f"'{field}'" in str(errors) or field in errors
     assert not Order.objects.exists() and not OutboxEvent.objects.exists()
 
 
@@ -137,7 +138,7 @@ def test_duplicate_skus_in_one_order_are_refused(client: APIClient) -> None:
     line = {"sku": "CRUNCHY-ARMCHAIR", "quantity": 1, "unit_price": "1.00"}
     response = client.post("/api/orders/", {"lines": [line, line]}, format="json")
     assert response.status_code == 400
-    assert "one line only" in response.json()["lines"][0]
+    assert "one line only" in response.json()["errors"]["lines"][0]
 
 
 def test_malformed_json_is_a_400(client: APIClient) -> None:
@@ -151,7 +152,7 @@ def test_an_unknown_sku_is_a_400_naming_it_and_changes_nothing(client: APIClient
     lines = [{"sku": "GHOST-SOFA", "quantity": 1, "unit_price": "1.00"}, GOOD["lines"][0]]
     response = client.post("/api/orders/", {"lines": lines}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"lines": ["Unknown sku: GHOST-SOFA."]}
+    assert response.json()["errors"] == {"lines": ["Unknown sku: GHOST-SOFA."]}
     assert not Order.objects.exists() and not OutboxEvent.objects.exists()
 
 
@@ -205,4 +206,4 @@ def test_cancelling_a_confirmed_order_is_a_400_that_says_why(client: APIClient, 
     bus.drain()
     response = client.post(f"/api/orders/{order_id}/cancel/", {}, format="json")
     assert response.status_code == 400
-    assert "can no longer be cancelled" in response.json()["status"][0]
+    assert "can no longer be cancelled" in response.json()["errors"]["status"][0]

@@ -71,7 +71,7 @@ def test_anyone_searches_public_articles(anonymous: APIClient) -> None:
 def test_a_search_without_words_is_a_400_naming_q(anonymous: APIClient, params: dict) -> None:
     response = anonymous.get("/api/public/articles/search/", params)
     assert response.status_code == 400
-    assert "q" in response.json()
+    assert "q" in response.json()["errors"]
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -22,6 +22,7 @@ from users.events import EmailPreferences
 from users.models import UserProfile
 
 NO_PROFILE = "This account has no profile yet."
+_NO_PROFILE = OpenApiResponse(description=NO_PROFILE)
 
 
 @contextmanager
@@ -66,11 +67,11 @@ class RegisterView(APIView):
 class MeView(APIView):
     """The logged-in user's own account: display name and email."""
 
-    @extend_schema(responses=ProfileSerializer)
+    @extend_schema(responses={200: ProfileSerializer, 404: _NO_PROFILE})
     def get(self, request: Request) -> Response:
         return Response(ProfileSerializer(_own_profile(request)).data)
 
-    @extend_schema(request=ProfileUpdateSerializer, responses=ProfileSerializer)
+    @extend_schema(request=ProfileUpdateSerializer, responses={200: ProfileSerializer, 404: _NO_PROFILE})
     def patch(self, request: Request) -> Response:
         incoming = ProfileUpdateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -82,11 +83,13 @@ class MeView(APIView):
 class MePreferencesView(APIView):
     """The logged-in user's email preferences. PATCH changes only the fields it names."""
 
-    @extend_schema(responses=PreferencesSerializer)
+    @extend_schema(responses={200: PreferencesSerializer, 404: _NO_PROFILE})
     def get(self, request: Request) -> Response:
         return Response(PreferencesSerializer(_own_profile(request).preferences.model_dump()).data)
 
-    @extend_schema(request=PreferencesSerializer(partial=True), responses=PreferencesSerializer)
+    @extend_schema(
+        request=PreferencesSerializer(partial=True), responses={200: PreferencesSerializer, 404: _NO_PROFILE}
+    )
     def patch(self, request: Request) -> Response:
         incoming = PreferencesSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)

@@ -1,0 +1,223 @@
+"""Errors of the HTTP API as ``application/problem+json`` documents (RFC 9457).
+
+Every error a client of ``/api/`` gets has one shape::
+
+    {
+      "type": "https://errors.shop.example/validation",
+      "title": "Invalid request",
+      "status": 400,
+      "detail": "lines: Unknown sku: GHOST-SOFA.",
+      "instance": "/api/orders/",
+      "correlation_id": "5b0c7d0e-...",
+      "errors": {"lines": ["Unknown sku: GHOST-SOFA."]}
+    }
+
+``type`` is stable per kind of error: clients branch on it, never on ``title`` or ``detail``.
+``errors`` (validation errors only) keeps DRF's field -> messages mapping, nested as the input
+was. ``correlation_id`` is the request's X-Correlation-ID: it is in the logs and on every event
+the request caused, so one id finds everything about a failed request.
+
+Wiring (project/settings.py and project/urls.py):
+
+- ``problem_exception_handler`` is DRF's EXCEPTION_HANDLER: errors raised in API views.
+- ``bad_request``, ``permission_denied``, ``page_not_found`` and ``server_error`` are the root
+  URLconf's handler400/403/404/500: errors Django answers itself (a URL no route matches, a body
+  over DATA_UPLOAD_MAX_MEMORY_SIZE, an exception no view handled). They answer problem documents
+  under /api/ only and leave every other page to Django's own views. An unexpected exception in
+  an API view goes that way too, so Django still logs it, signals it (got_request_exception, for
+  error trackers) and, with DEBUG on, shows its traceback page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+PROBLEM_JSON = "application/problem+json"
+ERROR_TYPE_BASE = "https://errors.shop.example/"
+API_PREFIX = "/api/"
+MAX_SUMMARISED_ERRORS = 10
+
+# The `default_code` of DRF's exception classes -> (problem type, title). A project exception
+# class not listed here gets the type named after its own default_code ("conflict" ->
+# .../conflict) and its status's reason phrase as title; a bare APIException gets about:blank.
+_TYPES: dict[str, tuple[str, str]] = {
+    "invalid": ("validation", "Invalid request"),
+    "parse_error": ("malformed-request", "Malformed request"),
+    "not_authenticated": ("not-authenticated", "Authentication required"),
+    "authentication_failed": ("authentication-failed", "Authentication failed"),
+    "permission_denied": ("permission-denied", "Permission denied"),
+    "not_found": ("not-found", "Not found"),
+    "method_not_allowed": ("method-not-allowed", "Method not allowed"),
+    "not_acceptable": ("not-acceptable", "Not acceptable"),
+    "unsupported_media_type": ("unsupported-media-type", "Unsupported media type"),
+    "throttled": ("throttled", "Too many requests"),
+}
+SERVER_ERROR = ("server-error", "Internal server error")
+BAD_REQUEST = ("bad-request", "Bad request")
+
+
+def type_uri(slug: str) -> str:
+    return ERROR_TYPE_BASE + slug
+
+
+def problem(request: HttpRequest, *, status: int, type: str, title: str, detail: str, **members: Any) -> dict[str, Any]:
+    """A problem document about ``request``; ``members`` are extensions such as ``errors``."""
+    document: dict[str, Any] = {
+        "type": type,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+    }
+    correlation_id = getattr(request, "correlation_id", None)  # set by CorrelationIdMiddleware
+    if correlation_id is not None:
+        document["correlation_id"] = str(correlation_id)
+    document.update(members)
+    return document
+
+
+# --- Errors raised in DRF views -----------------------------------------------------------------
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: DRF's own handling (status, headers, rollback), problem body.
+
+    Returns None for an exception that is not a client error, so that Django answers it
+    (``server_error``) as it answers any unhandled exception.
+    """
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, DjangoValidationError):
+        # A model's full_clean() or a lookup with a malformed value (an invalid UUID) is bad input.
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    request = context["request"]
+    assert isinstance(exc, exceptions.APIException)  # drf_exception_handler answers nothing else
+    response.data = _document_for_api_exception(exc, request, response.status_code)
+    if _renders_json(context):
+        # The browsable API (text/html) keeps its renderer; the document is the same.
+        response.content_type = PROBLEM_JSON
+    return response
+
+
+def _document_for_api_exception(exc: exceptions.APIException, request: Any, status: int) -> dict[str, Any]:
+    code = type(exc).default_code
+    if code in _TYPES:
+        slug, title = _TYPES[code]
+        uri = type_uri(slug)
+    elif code == exceptions.APIException.default_code:
+        uri, title = "about:blank", _phrase(status)
+    else:
+        uri, title = type_uri(code.replace("_", "-")), _phrase(status)
+    if isinstance(exc.detail, dict | list):
+        errors = exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
+        return problem(request, status=status, type=uri, title=title, detail=_summary(errors), errors=errors)
+    return problem(request, status=status, type=uri, title=title, detail=str(exc.detail))
+
+
+def _renders_json(context: dict[str, Any]) -> bool:
+    """Whether the response will be rendered by a JSON renderer (the negotiated one, or the
+    first of the view's, which DRF falls back to when negotiation itself failed)."""
+    renderer = getattr(context.get("request"), "accepted_renderer", None)
+    view = context.get("view")
+    if renderer is None and view is not None:
+        renderers = view.get_renderers()
+        renderer = renderers[0] if renderers else None
+    return isinstance(renderer, JSONRenderer)
+
+
+def _summary(errors: dict[str, Any]) -> str:
+    """One line naming each failing field and its message: ``lines.1.sku: Use capitals...``."""
+    found = list(_flatten(errors, ""))
+    parts = [f"{path}: {message}" if path else message for path, message in found[:MAX_SUMMARISED_ERRORS]]
+    if len(found) > MAX_SUMMARISED_ERRORS:
+        parts.append(f"(and {len(found) - MAX_SUMMARISED_ERRORS} more, see errors)")
+    return " ".join(parts) or "Invalid input."
+
+
+def _flatten(errors: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            key = "" if key == api_settings.NON_FIELD_ERRORS_KEY and not path else str(key)
+            yield from _flatten(value, f"{path}.{key}" if path and key else path or key)
+    elif isinstance(errors, list) and any(isinstance(item, dict | list) for item in errors):
+        # A ListField's errors, or (older DRF) a list serializer's: one entry per item, {} if valid.
+        for index, item in enumerate(errors):
+            yield from _flatten(item, f"{path}.{index}" if path else str(index))
+    elif isinstance(errors, list):
+        for message in errors:
+            yield path, str(message)
+    else:
+        yield path, str(errors)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+# --- Errors Django answers itself (root URLconf handlers) ----------------------------------------
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def _problem_response(request: HttpRequest, status: int, kind: tuple[str, str], detail: str) -> HttpResponse:
+    slug, title = kind
+    document = problem(request, status=status, type=type_uri(slug), title=title, detail=detail)
+    return JsonResponse(
+        document, status=status, content_type=PROBLEM_JSON, json_dumps_params={"separators": (",", ":")}
+    )
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return _problem_response(request, 400, BAD_REQUEST, "The request body is larger than this API accepts.")
+    # Like Django's own 400 page, say nothing of the reason: it may quote hostile input.
+    return _problem_response(request, 400, BAD_REQUEST, "The request could not be understood.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.permission_denied(request, exception)
+    return _problem_response(
+        request, 403, _TYPES["permission_denied"], "You do not have permission to perform this action."
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.page_not_found(request, exception)
+    return _problem_response(request, 404, _TYPES["not_found"], "No API endpoint has this URL.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.server_error(request)
+    detail = "The server failed to answer this request."
+    if getattr(request, "correlation_id", None) is not None:
+        detail += " Quote the correlation_id when reporting it."
+    return _problem_response(request, 500, SERVER_ERROR, detail)
