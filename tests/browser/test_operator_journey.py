@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, connections
 
 from inventory.models import StockItem
 from inventory.services import stock_item_create
@@ -51,6 +51,19 @@ PASSWORD = "olga-keeps-the-shop-running"
 
 
 @pytest.fixture
+def site(transactional_db: None) -> Iterator[str]:
+    """Django's live server for this test only: stopped (its database connections closed) at its end,
+    before the test database is dropped, unlike pytest-django's session-wide ``live_server``."""
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); CI does.")
@@ -70,6 +83,10 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
             yield page
         finally:
             browser.close()
+            # While Playwright's loop runs on this thread, Django's per-context connection store
+            # hands the test a connection of its own: close it, or PostgreSQL refuses to drop the
+            # test database ("being accessed by other users").
+            connections.close_all()
 
 
 def shoot(page, name: str) -> Path:
@@ -99,7 +116,7 @@ def reservations_table_missing() -> Iterator[None]:
 
 
 def test_an_operator_finds_a_stuck_order_replays_its_dead_letter_and_sees_it_confirmed(
-    live_server, worker_factory, clean_broker, settings, browser_page
+    site: str, worker_factory, clean_broker, settings, browser_page
 ) -> None:
     page = browser_page
     settings.ORDERS_RESERVATION_TIMEOUT_SECONDS = 900  # the order waits for the operator, not a deadline
@@ -119,7 +136,7 @@ def test_an_operator_finds_a_stuck_order_replays_its_dead_letter_and_sees_it_con
         assert Order.objects.get(pk=order.pk).status == Order.Status.RESERVING
 
         # The operator logs in and finds the order that does not move.
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/orders/order/")
+        page.goto(f"{site}/admin/login/?next=/admin/orders/order/")
         page.fill("#id_username", "olga")
         page.fill("#id_password", PASSWORD)
         page.click("input[type=submit]")
@@ -158,7 +175,7 @@ def test_an_operator_finds_a_stuck_order_replays_its_dead_letter_and_sees_it_con
         what="the replayed reservation to confirm the order",
     )
     wait_until(lambda: StockItem.objects.get(sku="CRUNCHY-ARMCHAIR").on_hand == 3, what="the stock to be committed")
-    page.goto(f"{live_server.url}/admin/orders/order/{confirmed.pk}/timeline/")
+    page.goto(f"{site}/admin/orders/order/{confirmed.pk}/timeline/")
     assert "confirmed" in page.inner_text("#order-status")
     text = page.inner_text("#content")
     assert "Open dead letters" not in text
