@@ -1,0 +1,668 @@
+"""The benchmark: the whole pipeline against a raw Celery chain, on this machine, in one run.
+
+    python -m bench.run [--quick] [--orders N] [--prefill 1000000 | --skip-prefill] [--out results/]
+                        [--profile] [--redis-url redis://127.0.0.1:6379/15] [--keep-db]
+
+Database: PostgreSQL when DATABASE_URL names one (the benchmark creates and drops its own
+``bench_<pid>`` database on that server), else an SQLite file in the run's folder. Redis: a
+private redis-server started for the run (or the database ``--redis-url`` names, which is
+FLUSHED at the start and the end). What it measures, in order:
+
+1. baseline: raw Celery chains (bench/baseline_tasks.py) on three single-process workers;
+   saturation (chains per second), then paced at 25% of that rate (latency to terminal);
+2. the product through the service layer: orders of 3 lines, 20% designed to fail and
+   compensate, on the real orders, inventory and notifications workers; saturation, then paced at
+   the same rate as the baseline; relay rate and latency from the outbox's own timestamps;
+3. the same through the HTTP API (gunicorn);
+4. the relay alone: K events published with sending on commit off, then relay_pending() in batches;
+5. growth: the messaging tables pre-filled with old rows, then 2 and 4 again;
+6. memory: peak RSS of every worker process and of the web process; CPU per order by process.
+
+Queries per handled event are counted while seeding, before the workers start (bench/queries.py).
+Results: a table on stdout, and result.json, plot.png, logs/ (and profiles/) in a new folder
+under --out (default results/, which git ignores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench import infra, report
+from bench.infra import Managed, Sampler, log
+
+REPO = infra.REPO
+PRODUCT_QUEUES = ["orders", "inventory", "notifications"]
+BASELINE_QUEUES = ("bench_orders", "bench_inventory", "bench_notifications")
+
+
+class Bench:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        run_dir: Path,
+        env: dict[str, str],
+        database: infra.Database,
+        broker: infra.Broker,
+    ) -> None:
+        self.args = args
+        self.run_dir = run_dir
+        self.logs = run_dir / "logs"
+        self.env = env
+        self.database = database
+        self.broker = broker
+        self.config_path = run_dir / "config.json"
+        self.config: dict[str, Any] = {}
+        self.started: list[Managed] = []
+        self.sampler = Sampler(extra_pids=self._extra_pids)
+        self.series: dict[str, dict[str, Any]] = {}
+        self._pg = None
+        self.product_workers: list[Managed] = []
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def _extra_pids(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        if self.broker.pid:
+            out["redis"] = [self.broker.pid]
+        if self.database.vendor == "postgresql":
+            import psycopg
+
+            if self._pg is None:
+                self._pg = psycopg.connect(
+                    self.database.url.replace("postgres://", "postgresql://", 1), autocommit=True
+                )
+            rows = self._pg.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+            out["postgres"] = [r[0] for r in rows]
+        return out
+
+    def start_workers(self, app: str, queues: list[str], prefix: str) -> list[Managed]:
+        workers = [infra.start_worker(f"{prefix}{q}", app, q, self.env, self.logs) for q in queues]
+        self.started += workers
+        infra.wait_ready(workers)
+        for w in workers:
+            self.sampler.watch(w)
+        return workers
+
+    def stop(self, items: list[Managed]) -> None:
+        for item in items:
+            self.sampler.forget(item)
+            item.stop()
+
+    def stop_all(self) -> None:
+        for item in reversed(self.started):
+            item.stop()
+
+    def load(self, via: str, *, count: int, rate: float, procs: int, threads: int) -> list[dict[str, Any]]:
+        """Run ``procs`` load generators (bench/load.py) together; return their summaries."""
+        gens = []
+        per = [count // procs + (1 if p < count % procs else 0) for p in range(procs)]
+        for p in range(procs):
+            gens.append(
+                subprocess.Popen(  # noqa: S603 (our own argv)
+                    [
+                        infra.PYTHON,
+                        "-m",
+                        "bench.load",
+                        "--via",
+                        via,
+                        "--count",
+                        str(per[p]),
+                        "--rate",
+                        str(rate / procs if rate else 0),
+                        "--threads",
+                        str(threads),
+                        "--index-start",
+                        str(p),
+                        "--index-step",
+                        str(procs),
+                        "--config",
+                        str(self.config_path),
+                    ],
+                    cwd=REPO,
+                    env=self.env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=(self.logs / f"load-{via}-{p}.log").open("ab"),
+                    text=True,
+                )
+            )
+        for g in gens:
+            line = g.stdout.readline().strip()
+            if line != "ready":
+                g.wait()
+                raise RuntimeError(f"load generator {via} did not start (see logs/load-{via}-*.log): {line!r}")
+        for g in gens:
+            g.stdin.write("go\n")
+            g.stdin.flush()
+        summaries = []
+        for g in gens:
+            out = g.stdout.read().strip().splitlines()
+            g.wait()
+            summaries.append(json.loads(out[-1]))
+        errors = sum(s["errors"] for s in summaries)
+        if errors:
+            log(f"{via}: {errors} placements failed, e.g. {summaries[0]['first_errors'][:1]}")
+        return summaries
+
+    # --- phases --------------------------------------------------------------------------------
+
+    def _phase_start(self) -> dict[str, Any]:
+        return {
+            "wall": time.time(),
+            "cpu": self.sampler.mark(),
+            "children": resource.getrusage(resource.RUSAGE_CHILDREN),
+            "machine": infra.machine_cpu(),
+            "load": os.getloadavg()[0],
+        }
+
+    def _phase_cpu(self, start: dict[str, Any], completed: int) -> dict[str, Any]:
+        by_role = self.sampler.cpu_since(start["cpu"])
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        placers = (children.ru_utime + children.ru_stime) - (start["children"].ru_utime + start["children"].ru_stime)
+        by_role["load generators"] = by_role.get("load generators", 0.0) + placers
+        busy0, total0 = start["machine"]
+        busy1, total1 = infra.machine_cpu()
+        wall = time.time() - start["wall"]
+        ours = sum(by_role.values())
+        return {
+            "seconds": {k: round(v, 3) for k, v in by_role.items()},
+            "ms_per_order": {k: 1000 * v / completed for k, v in by_role.items()} if completed else {},
+            "ms_per_order_total": 1000 * ours / completed if completed else None,
+            "machine_busy_share": (busy1 - busy0) / (total1 - total0) if total1 > total0 else None,
+            "bench_cores_used": ours / wall if wall else None,
+            "wall_seconds": wall,
+            "load_start": start["load"],
+            "load_end": os.getloadavg()[0],
+        }
+
+    def baseline_phase(self, *, count: int, rate: float = 0.0) -> dict[str, Any]:
+        import redis
+
+        from bench.baseline_tasks import DONE_KEY, TERMINAL_KEY
+
+        r = redis.Redis.from_url(self.broker.url)
+        r.delete(TERMINAL_KEY, DONE_KEY)
+        start = self._phase_start()
+        paced = rate > 0
+        gens = self.load("baseline", count=count, rate=rate, procs=1 if paced else 2, threads=2 if paced else 1)
+        placed = sum(g["placed"] for g in gens)
+        deadline = time.monotonic() + max(120.0, placed / 5)
+        while r.llen(DONE_KEY) < placed:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"baseline: only {r.llen(DONE_KEY)} of {placed} chains finished")
+            time.sleep(0.2)
+        terminal = [json.loads(x) for x in r.lrange(TERMINAL_KEY, 0, -1)]
+        done = [json.loads(x) for x in r.lrange(DONE_KEY, 0, -1)]
+        t_start = min(g["start"] for g in gens)
+        ends = [t for _, _, t in terminal]
+        out = {
+            "placed": placed,
+            "placing_seconds": max(g["end"] for g in gens) - t_start,
+            "late_p99_s": max(g["late_p99_s"] for g in gens),
+            # Every hop of every chain done: the same work per order as the product's drained run.
+            "throughput_per_s": placed / (max(t for _, _, t in done) - t_start),
+            "all_done_seconds": max(t for _, _, t in done) - t_start,
+            "terminal_steady_per_s": report.steady_rate(ends),
+            "messages_per_s": None,
+            "latency": report.latency_summary([t1 - t0 for _, t0, t1 in terminal]),
+            "outcomes": {"chains": len(terminal)},
+            "cpu": self._phase_cpu(start, placed),
+        }
+        hops = sum(13 if i % 5 != 4 else 11 for i in range(placed))
+        out["messages_per_s"] = out["throughput_per_s"] * hops / placed
+        return out, ends, t_start, [t1 - t0 for _, t0, t1 in terminal]
+
+    def product_phase(self, via: str, *, count: int, rate: float = 0.0) -> dict[str, Any]:
+        from django.db import connection
+        from django.utils import timezone
+
+        from orders.models import Order
+        from project.messaging.models import Delivery
+
+        since = timezone.now()
+        first_delivery = (Delivery.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+        start = self._phase_start()
+        paced = rate > 0
+        if via == "service":
+            procs, threads = (1, 4) if paced else (2, 1)
+        else:
+            procs, threads = (1, 4) if paced else (1, 4)
+        gens = self.load(via, count=count, rate=rate, procs=procs, threads=threads)
+        placed = sum(g["placed"] for g in gens)
+        deadline = time.monotonic() + max(180.0, placed / 2)
+        mine = Order.objects.filter(created_at__gte=since)
+        while (terminal := mine.filter(status__in=Order.TERMINAL).count()) < placed:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{via}: only {terminal} of {placed} orders ended in time")
+            time.sleep(0.25)
+        t_terminal_all = time.time()
+        rows = list(mine.values_list("created_at", "updated_at", "status"))
+        # Let the tail drain (commits, notifications) before the next phase; it is still in the CPU.
+        # (By primary key: on SQLite no index serves a status filter on a table of a million rows.)
+        open_deliveries = Delivery.objects.filter(
+            pk__gte=first_delivery, status__in=[Delivery.Status.PENDING, Delivery.Status.SENT]
+        )
+        while open_deliveries.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{via}: deliveries still open after the orders ended")
+            time.sleep(0.25)
+        drained = time.time()
+        cpu = self._phase_cpu(start, placed)
+        deliveries = list(
+            Delivery.objects.filter(pk__gte=first_delivery).values_list(
+                "last_sent_at", "event__occurred_at", "processed_at", "status"
+            )
+        )
+        connection.close()
+        t_start = min(g["start"] for g in gens)
+        ends = [u.timestamp() for _, u, _ in rows]
+        latencies = [(u - c).total_seconds() for c, u, _ in rows]
+        sent = [s.timestamp() for s, _, _, _ in deliveries if s]
+        processed = [p.timestamp() for _, _, p, _ in deliveries if p]
+        steady = report.steady_rate(ends)
+        out = {
+            "placed": placed,
+            "placing_seconds": max(g["end"] for g in gens) - t_start,
+            "placing_per_s": placed / (max(g["end"] for g in gens) - t_start),
+            "late_p99_s": max(g["late_p99_s"] for g in gens),
+            "errors": sum(g["errors"] for g in gens),
+            # Every delivery of every order processed (commits, notifications: the whole saga).
+            "throughput_per_s": placed / (drained - t_start),
+            "all_done_seconds": drained - t_start,
+            "terminal_steady_per_s": steady,
+            "all_terminal_seconds": t_terminal_all - t_start,
+            "messages_per_s": report.steady_rate(processed),
+            "messages_per_order": len(deliveries) / placed if placed else None,
+            "latency": report.latency_summary(latencies),
+            "outcomes": dict(Counter(status for _, _, status in rows)),
+            "deliveries_not_processed": sum(1 for *_, st in deliveries if st != Delivery.Status.PROCESSED),
+            "relay": {
+                "sent": len(sent),
+                "sent_per_s_steady": report.steady_rate(sent),
+                "latency": report.latency_summary([(s - o).total_seconds() for s, o, _, _ in deliveries if s]),
+            },
+            "cpu": cpu,
+        }
+        return out, ends, t_start, latencies
+
+    def relay_probe(self, events: int, *, profile: Path | None = None) -> dict[str, Any]:
+        env = {**self.env, "DJANGO_SETTINGS_MODULE": "tests.settings", "MESSAGING_SEND_ON_COMMIT": "0"}
+        argv = [infra.PYTHON, "-m", "bench.relay_probe", "--events", str(events)]
+        if profile is not None:
+            argv = [
+                str(Path(infra.PYTHON).parent / "py-spy"),
+                "record",
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                str(profile),
+                "--",
+                *argv,
+            ]
+        out = subprocess.run(  # noqa: S603
+            argv, cwd=REPO, env=env, capture_output=True, text=True, check=False
+        )
+        (self.logs / "relay-probe.log").open("a").write(out.stderr)
+        if out.returncode != 0:
+            raise RuntimeError(f"relay probe failed:\n{out.stderr[-2000:]}")
+        # py-spy, when it records the probe, prints its own lines too: the summary is the JSON one.
+        return json.loads(next(line for line in reversed(out.stdout.splitlines()) if line.startswith("{")))
+
+    def measure(self, key: str, via: str, *, count: int, rate: float | None = None) -> dict[str, Any]:
+        """Saturation with ``count`` orders (or chains), then the paced run at ``rate`` (default: 25%
+        of this saturation rate, as for the baseline)."""
+        log(f"{key}: saturation, {count} {'chains' if via == 'baseline' else 'orders via ' + via}")
+        phase = self.baseline_phase if via == "baseline" else lambda **kw: self.product_phase(via, **kw)
+        sat, ends, t0, _ = phase(count=count)
+        if rate is None:
+            rate = 0.25 * sat["throughput_per_s"]
+        log(f"{key}: {sat['throughput_per_s']:.1f}/s; paced at {rate:.1f}/s for {self.args.paced_seconds:g}s")
+        paced, _, _, lat = phase(count=max(10, round(rate * self.args.paced_seconds)), rate=rate)
+        paced["rate"] = rate
+        log(f"{key}: paced p50 {paced['latency']['p50_ms']:.0f} ms, p99 {paced['latency']['p99_ms']:.0f} ms")
+        self.series[key] = {"saturation_per_second": report.per_second(ends, t0), "paced_latencies": lat}
+        return {"saturation": sat, "paced": paced}
+
+    def profile(self, count: int) -> dict[str, Any]:
+        """A separate saturation run with py-spy attached to every worker's pool process."""
+        prof_dir = self.run_dir / "profiles"
+        prof_dir.mkdir(exist_ok=True)
+        spies = []
+        import psutil
+
+        for w in self.product_workers:
+            for child in psutil.Process(w.pid).children():
+                path = prof_dir / f"{w.name}.raw"
+                spies.append(
+                    (
+                        w.name,
+                        path,
+                        subprocess.Popen(  # noqa: S603
+                            [
+                                str(Path(infra.PYTHON).parent / "py-spy"),
+                                "record",
+                                "-r",
+                                "100",
+                                "-f",
+                                "raw",
+                                "-o",
+                                str(path),
+                                "--pid",
+                                str(child.pid),
+                            ],
+                            stdout=subprocess.DEVNULL,
+                            stderr=(self.logs / "py-spy.log").open("ab"),
+                        ),
+                    )
+                )
+        time.sleep(1.0)
+        self.product_phase("service", count=count)
+        for _, _, spy in spies:
+            spy.send_signal(2)  # SIGINT: py-spy writes the profile and exits
+            spy.wait(timeout=60)
+        relay_path = prof_dir / "relay-probe.raw"
+        self.relay_probe(self.args.relay_events, profile=relay_path)
+        from bench.profile_summary import breakdown, summarise
+
+        out = {
+            name: {"breakdown": breakdown(path), **summarise(path, top=30)} for name, path, _ in spies if path.exists()
+        }
+        if relay_path.exists():
+            out["relay-probe"] = summarise(relay_path, under="relay_pending", top=30)
+        return out
+
+
+def machine_info() -> dict[str, Any]:
+    cpu_model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "ram_gib": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def versions(database_vendor: str, broker_url: str) -> dict[str, str]:
+    import celery
+    import django
+    import kombu
+    import redis
+    from django.db import connection
+
+    out = {"django": django.get_version(), "celery": celery.__version__, "kombu": kombu.__version__}
+    out["redis_server"] = redis.Redis.from_url(broker_url).info("server")["redis_version"]
+    with connection.cursor() as cursor:
+        if database_vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            out["postgresql"] = cursor.fetchone()[0]
+        else:
+            cursor.execute("select sqlite_version()")
+            out["sqlite"] = cursor.fetchone()[0]
+    connection.close()
+    return out
+
+
+def git_commit() -> str:
+    if os.environ.get("BENCH_COMMIT"):  # a tree exported without .git (git archive) says which commit it is
+        return os.environ["BENCH_COMMIT"]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)  # noqa: S607
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _growth(before: float | None, after: float | None) -> float | None:
+    return (after - before) / before if before and after is not None else None
+
+
+def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    p, r, g = result["phases"], result["ratios"], result.get("growth") or {}
+    out = [
+        {
+            "name": "product throughput >= 50% of the baseline chain's",
+            "met": r["throughput"] is not None and r["throughput"] >= 0.5,
+            "value": f"{(r['throughput'] or 0):.0%}",
+        },
+        {
+            "name": "product p99 at the paced rate <= 3x the baseline's",
+            "met": r["p99"] is not None and r["p99"] <= 3,
+            "value": f"{(r['p99'] or 0):.2f}x",
+        },
+        {
+            "name": "relay >= 3,000 events/s in batches",
+            "met": p["service"]["relay_probe"]["relay_events_per_s"] >= 3000,
+            "value": f"{p['service']['relay_probe']['relay_events_per_s']:.0f}/s",
+        },
+    ]
+    if g:
+        rows = result["prefilled"]["rows"]
+        worst_thr = g.get("throughput")
+        worst_relay = max(v for k, v in g.items() if k.startswith("relay") and v is not None)
+        out.append(
+            {
+                "name": f"{rows:,}-row tables: throughput drops by less than 10%",
+                "met": worst_thr is not None and worst_thr > -0.10,
+                "value": f"{(worst_thr or 0):+.1%}",
+            }
+        )
+        out.append(
+            {
+                "name": f"{rows:,}-row tables: relay latency grows by less than 10%",
+                "met": worst_relay < 0.10,
+                "value": f"{worst_relay:+.1%} (worst of the relay figures)",
+            }
+        )
+    else:
+        out.append({"name": "pre-filled tables", "met": None, "value": "not measured (--skip-prefill)"})
+    workers = {k: v for k, v in result["memory_peak_rss"].items() if not k.startswith("web")}
+    worst = max(workers.items(), key=lambda kv: kv[1]) if workers else ("-", 0)
+    out.append(
+        {
+            "name": "each worker process < 150 MB RSS",
+            "met": worst[1] < 150 * 2**20,
+            "value": f"largest {worst[0]} {worst[1] / 2**20:.0f} MB",
+        }
+    )
+    return out
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller counts and shorter runs (about 2 minutes)")
+    parser.add_argument("--orders", type=int, help="orders per saturation run (default 400; --quick 60)")
+    parser.add_argument("--baseline-chains", type=int, help="chains per baseline saturation run (default 3x orders)")
+    parser.add_argument("--paced-seconds", type=float, help="length of each paced run (default 20; --quick 6)")
+    parser.add_argument("--prefill", type=int, help="old rows per messaging table (default 1,000,000; --quick 50,000)")
+    parser.add_argument("--skip-prefill", action="store_true", help="no growth measurement")
+    parser.add_argument("--skip-http", action="store_true", help="no HTTP API measurement")
+    parser.add_argument("--relay-events", type=int, help="events for the relay probe (default 20,000; --quick 3,000)")
+    parser.add_argument("--profile", action="store_true", help="also profile the workers and the relay with py-spy")
+    parser.add_argument("--redis-url", help="use this Redis database (it is FLUSHED) instead of a private server")
+    parser.add_argument("--keep-db", action="store_true", help="keep the benchmark's database afterwards")
+    parser.add_argument("--out", type=Path, default=REPO / "results")
+    args = parser.parse_args(argv)
+    args.orders = args.orders or (60 if args.quick else 400)
+    args.baseline_chains = args.baseline_chains or 3 * args.orders
+    args.paced_seconds = args.paced_seconds or (6.0 if args.quick else 20.0)
+    args.prefill = (
+        0
+        if args.skip_prefill
+        else (args.prefill if args.prefill is not None else (50_000 if args.quick else 1_000_000))
+    )
+    args.relay_events = args.relay_events or (3_000 if args.quick else 20_000)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    began = time.time()
+    base_url = os.environ.get("DATABASE_URL")
+    vendor = "postgresql" if base_url and base_url.startswith("postgres") else "sqlite"
+    run_dir = (args.out / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{vendor}").resolve()
+    run_dir.mkdir(parents=True)
+    machine = machine_info()
+    log(f"results in {run_dir}; load {machine['load_at_start']}")
+    database = infra.create_database(run_dir, base_url)
+    broker = infra.start_broker(run_dir, args.redis_url)
+    env = infra.bench_env(database.url, broker.url)
+    os.environ.update(env)
+    bench = Bench(args, run_dir, env, database, broker)
+    result: dict[str, Any] = {
+        "started_at": dt.datetime.now(dt.UTC).isoformat(),
+        "machine": machine,
+        "commit": git_commit(),
+        "database": {"vendor": vendor},
+        "args": vars(args),
+    }
+    try:
+        log("migrating")
+        subprocess.run([infra.PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)  # noqa: S603
+        import django
+
+        django.setup()
+        result["versions"] = versions(vendor, broker.url)
+        log("seeding and counting queries per handler")
+        from bench.queries import seed_and_audit
+
+        seed = seed_and_audit()
+        result["queries"] = {"handlers": seed.pop("queries"), "entry_services": seed.pop("entry_services")}
+        bench.config = seed
+        bench.config_path.write_text(json.dumps(seed))
+        bench.sampler.start()
+
+        phases: dict[str, Any] = {}
+        baseline_workers = bench.start_workers("bench.baseline_tasks", list(BASELINE_QUEUES), "baseline-")
+        phases["baseline"] = bench.measure("baseline", "baseline", count=args.baseline_chains)
+        bench.stop(baseline_workers)
+        rate = phases["baseline"]["paced"]["rate"]
+        result["paced_rate"] = rate
+
+        bench.product_workers = bench.start_workers("project", PRODUCT_QUEUES, "")
+        phases["service"] = bench.measure("service", "service", count=args.orders, rate=rate)
+        if not args.skip_http:
+            web, port = infra.start_web(env, bench.logs, workers=2, threads=2)
+            bench.started.append(web)
+            bench.config["web_port"] = port
+            bench.config_path.write_text(json.dumps(bench.config))
+            infra.wait_http(port, bench.config["customers"][0]["token"], web)
+            bench.sampler.watch(web)
+            phases["http"] = bench.measure("http", "http", count=args.orders, rate=rate)
+        log(f"relay probe: {args.relay_events} events")
+        phases["service"]["relay_probe"] = bench.relay_probe(args.relay_events)
+        log(f"relay probe: {phases['service']['relay_probe']['relay_events_per_s']:.0f} events/s")
+
+        if args.prefill:
+            from bench.prefill import prefill
+
+            log(f"pre-filling the messaging tables with {args.prefill:,} old rows each")
+            t0 = time.time()
+            timings = prefill(args.prefill)
+            log(f"pre-filled in {time.time() - t0:.0f}s")
+            phases["prefilled"] = bench.measure("prefilled", "service", count=args.orders, rate=rate)
+            phases["prefilled"]["relay_probe"] = bench.relay_probe(args.relay_events)
+            result["prefilled"] = {"rows": args.prefill, "seconds": timings}
+            before, after = phases["service"], phases["prefilled"]
+            result["growth"] = {
+                "throughput": _growth(
+                    before["saturation"]["throughput_per_s"], after["saturation"]["throughput_per_s"]
+                ),
+                "paced p99": _growth(before["paced"]["latency"]["p99_ms"], after["paced"]["latency"]["p99_ms"]),
+                "relay pipeline p50": _growth(
+                    before["paced"]["relay"]["latency"]["p50_ms"], after["paced"]["relay"]["latency"]["p50_ms"]
+                ),
+                "relay pipeline p99": _growth(
+                    before["paced"]["relay"]["latency"]["p99_ms"], after["paced"]["relay"]["latency"]["p99_ms"]
+                ),
+                "relay batch p50": _growth(before["relay_probe"]["batch_ms_p50"], after["relay_probe"]["batch_ms_p50"]),
+                "relay batch p99": _growth(before["relay_probe"]["batch_ms_p99"], after["relay_probe"]["batch_ms_p99"]),
+                "relay events/s": _growth(
+                    before["relay_probe"]["relay_events_per_s"], after["relay_probe"]["relay_events_per_s"]
+                ),
+            }
+            # Fewer events per second is a slower relay: report it as growth of the time per event.
+            if result["growth"]["relay events/s"] is not None:
+                result["growth"]["relay time per event"] = 1 / (1 + result["growth"].pop("relay events/s")) - 1
+
+        if args.profile:
+            log("profiling a saturation run and the relay with py-spy")
+            result["profile"] = bench.profile(args.orders)
+        result["phases"] = phases
+    except BaseException:
+        # Keep what was measured: a partial result.json, the logs, the database (for a post-mortem).
+        result["phases"] = locals().get("phases", {})
+        result["error"] = traceback.format_exc()
+        result["memory_peak_rss"] = bench.sampler.peaks
+        report.write_json(result, run_dir / "result.json")
+        args.keep_db = True
+        log(f"failed; partial results in {run_dir / 'result.json'}, database kept: {database.url}")
+        raise
+    finally:
+        bench.sampler.stop()
+        bench.stop_all()
+        broker.stop()
+        if not args.keep_db:
+            database.drop()
+
+    result["memory_peak_rss"] = bench.sampler.peaks
+    result["machine"]["load_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    result["duration_seconds"] = time.time() - began
+    sat = {k: phases[k]["saturation"]["throughput_per_s"] for k in phases}
+    cpu = {k: phases[k]["saturation"]["cpu"]["ms_per_order_total"] for k in phases}
+    p99 = {k: phases[k]["paced"]["latency"]["p99_ms"] for k in phases}
+    result["ratios"] = {
+        "throughput": _ratio(sat.get("service"), sat["baseline"]),
+        "throughput_http": _ratio(sat.get("http"), sat["baseline"]),
+        "p99": _ratio(p99.get("service"), p99["baseline"]),
+        "p99_http": _ratio(p99.get("http"), p99["baseline"]),
+        "cpu_per_order": _ratio(cpu.get("service"), cpu["baseline"]),
+    }
+    result["targets"] = targets(result)
+    report.write_json(result, run_dir / "result.json")
+    report.plot(result, bench.series, run_dir / "plot.png")
+    print(report.table(result))
+    print(f"\n{run_dir / 'result.json'}\n{run_dir / 'plot.png'}\n(run took {result['duration_seconds']:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
