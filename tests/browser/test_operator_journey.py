@@ -20,10 +20,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.db import connection, connections
 
 from inventory.models import StockItem
@@ -183,6 +185,9 @@ def test_an_operator_finds_a_stuck_order_replays_its_dead_letter_and_sees_it_con
     shoot(page, "06-timeline-confirmed")
     letter.refresh_from_db()
     assert (letter.status, letter.replay_count) == ("resolved", 1)
+    out = StringIO()
+    call_command("check_consistency", "--grace-seconds", "0", stdout=out)  # the domains agree again
+    assert out.getvalue().strip() == "consistent"
     assert sorted(p.name for p in ARTIFACTS.glob("*.png"))[:6] == [
         "01-orders.png",
         "02-order.png",
