@@ -19,9 +19,11 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from orders.events import CommitStock, OrderCancelled, OrderConfirmed, OrderFailed, ReleaseStock, ReserveStock
+from orders.metrics import SAGA_SECONDS
 from orders.models import IllegalTransition, Order, OrderLine, OrderSaga, SagaStep
 from project.messaging.context import current_envelope
 from project.messaging.outbox import publish
@@ -121,6 +123,7 @@ def _confirm(saga: OrderSaga) -> None:
     order.save(update_fields=["status", "version", "updated_at"])
     saga.state, saga.ended_at = OrderSaga.State.CONFIRMED, timezone.now()
     saga.save(update_fields=["state", "ended_at"])
+    _observe_end(saga)
     SagaStep.objects.create(order_id=saga.order_id, action=SagaStep.Action.CONFIRM, outcome="confirmed")
     publish(
         OrderConfirmed(order_id=order.pk, customer_id=order.customer_id, total=order.total),
@@ -142,6 +145,7 @@ def _finish_compensation(saga: OrderSaga) -> None:
     order.save(update_fields=["status", "failure_reason", "version", "updated_at"])
     saga.state, saga.ended_at = saga.outcome, timezone.now()
     saga.save(update_fields=["state", "ended_at"])
+    _observe_end(saga)
     SagaStep.objects.create(
         order_id=saga.order_id,
         action=SagaStep.Action.CANCEL if saga.outcome == CANCELLED else SagaStep.Action.FAIL,
@@ -149,6 +153,12 @@ def _finish_compensation(saga: OrderSaga) -> None:
         note=saga.reason,
     )
     publish(event, aggregate_version=order.version)
+
+
+def _observe_end(saga: OrderSaga) -> None:
+    # Counted once the ending commits: a rolled-back ending is not an ending.
+    outcome, seconds = saga.state, (saga.ended_at - saga.started_at).total_seconds()
+    transaction.on_commit(lambda: SAGA_SECONDS.labels(outcome).observe(seconds))
 
 
 def _line(saga: OrderSaga, line_id: UUID) -> OrderLine:

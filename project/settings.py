@@ -16,6 +16,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
+from project.observability.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "health_check",
     "project.messaging",
     *DOMAIN_APPS,
     "project.operations",  # cross-domain reconciliation (check_consistency): reads, never writes
@@ -252,14 +255,11 @@ MESSAGING_RETENTION_DAYS = env.int("MESSAGING_RETENTION_DAYS", default=14)
 # An order whose stock is not all reserved by then is compensated and fails (stored per saga).
 ORDERS_RESERVATION_TIMEOUT_SECONDS = env.float("ORDERS_RESERVATION_TIMEOUT_SECONDS", default=120.0)
 
-# --- Logging --------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- Logging, metrics, health ---------------------------------------------------------------
+# structlog renders every line with the request's or the delivery's context (correlation_id,
+# event_id, handler, queue...). LOG_FORMAT=json for one JSON object per line.
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=env.str("LOG_FORMAT", default="console"))
+# /metrics asks for "Authorization: Bearer <token>" when this is set.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# /health/ turns red when an event waits longer than this in the outbox (warning at half).
+MESSAGING_HEALTH_MAX_OUTBOX_LAG = env.float("MESSAGING_HEALTH_MAX_OUTBOX_LAG", default=60.0)

@@ -1,11 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from health_check.views import HealthCheckView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from project.api.docs import RedocView
+from project.observability.health import CHECKS
+from project.observability.metrics import metrics_view
 
 urlpatterns = [
+    path("metrics", metrics_view, name="metrics"),
+    path("health/", HealthCheckView.as_view(checks=CHECKS), name="health"),
+    path("health/live/", HealthCheckView.as_view(checks=()), name="health-live"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -1,0 +1,1 @@
+"""Metrics, health checks and structured logging for operators (not a Django app)."""

@@ -1,0 +1,34 @@
+"""The /metrics endpoint for Prometheus, safe with many processes."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import multiprocess
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from project.messaging.monitoring import MessagingStateCollector
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Counters and histograms of every process, plus backlog and queue gauges computed now.
+
+    With METRICS_TOKEN set, a scraper must send ``Authorization: Bearer <token>``.
+    """
+    token = settings.METRICS_TOKEN
+    if token and not secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)  # adds up what every process wrote
+    else:
+        for collector in list(REGISTRY._collector_to_names):  # this process only
+            registry.register(collector)
+    registry.register(MessagingStateCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,82 @@
+"""/metrics moves with traffic and shows the state of the outbox, dead letters and queues."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from orders.services import LineInput, order_place
+from project.messaging.testing import TestBus
+from tests.factories.inventory import StockItemFactory
+from tests.factories.orders import KnownProductFactory
+from tests.testapp.services import tally_ping
+
+pytestmark = pytest.mark.django_db
+
+
+def scrape(client: Client, **headers: str) -> dict[str, float]:
+    response = client.get("/metrics", **headers)
+    assert response.status_code == 200
+    values = {}
+    for line in response.content.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def value(metrics: dict[str, float], pattern: str) -> float:
+    return sum(v for k, v in metrics.items() if re.fullmatch(pattern, k))
+
+
+def test_counters_move_as_events_are_published_and_handled(bus: TestBus) -> None:
+    client = Client()
+    before = scrape(client)
+    for key in ("A", "B", "C"):
+        tally_ping(key=key, amount=1)
+    tally_ping(key="GRUMPY", amount=1, behaviour="permanent")
+    bus.drain()
+    after = scrape(client)
+    handled = r'messaging_deliveries_handled_total\{handler="testapp.add_to_tally",outcome="processed"\}'
+    assert value(after, handled) - value(before, handled) == 3
+    dead = r'messaging_dead_lettered_total\{error_type="PermanentError",handler="testapp.add_to_tally"\}'
+    assert value(after, dead) - value(before, dead) == 1
+    count = r'messaging_handler_seconds_count\{handler="testapp.add_to_tally"\}'
+    assert value(after, count) - value(before, count) == 3
+    assert value(after, r'messaging_dead_letters_open\{database="default",handler="testapp.add_to_tally"\}') == 1
+
+
+def test_the_outbox_backlog_and_its_age_are_gauged(bus: TestBus) -> None:
+    tally_ping(key="WAITING", amount=1)
+    metrics = scrape(Client())
+    assert value(metrics, r'messaging_outbox_backlog\{database="default",status="pending"\}') == 1
+    assert value(metrics, r'messaging_outbox_oldest_unsent_age_seconds\{database="default"\}') >= 0
+    assert any(k.startswith('messaging_queue_length{queue="orders"}') for k in metrics)
+
+
+@pytest.mark.django_db(transaction=True)  # saga ends are counted on commit
+def test_saga_durations_are_observed_by_outcome(settings) -> None:
+    settings.MESSAGING_SEND_ON_COMMIT = False
+    bus = TestBus()
+    StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=1)
+    KnownProductFactory(sku="CRUNCHY-ARMCHAIR")
+    client = Client()
+    before = scrape(client)
+    order_place(customer_id=1, lines=[LineInput("CRUNCHY-ARMCHAIR", 1, Decimal("1.00"))])
+    order_place(customer_id=1, lines=[LineInput("CRUNCHY-ARMCHAIR", 5, Decimal("1.00"))])
+    bus.drain()
+    after = scrape(client)
+    for outcome in ("confirmed", "failed"):
+        name = rf'orders_saga_duration_seconds_count\{{outcome="{outcome}"\}}'
+        assert value(after, name) - value(before, name) == 1
+
+
+def test_metrics_can_require_a_bearer_token(settings) -> None:
+    settings.METRICS_TOKEN = "s3cret-scraper-token"
+    client = Client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert scrape(client, HTTP_AUTHORIZATION="Bearer s3cret-scraper-token")
