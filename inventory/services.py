@@ -116,7 +116,9 @@ def stock_reserve_line(*, order_id: UUID, line_id: UUID, sku: str, quantity: int
         )
         return
     except IntegrityError:
-        existing = Reservation.objects.get(order_id=order_id, line_id=line_id)
+        existing = Reservation.objects.filter(order_id=order_id, line_id=line_id).first()
+        if existing is None:
+            raise  # not the (order, line) key: let the real constraint violation show
         if existing.status == Reservation.Status.RELEASED:
             publish(
                 StockReservationFailed(

@@ -26,7 +26,9 @@ class MessagingStateCollector(Collector):
             "messaging_outbox_backlog", "Deliveries not yet processed, by status.", labels=["database", "status"]
         )
         oldest = GaugeMetricFamily(
-            "messaging_outbox_oldest_unsent_age_seconds", "Age of the oldest delivery not sent yet.", labels=["database"]
+            "messaging_outbox_oldest_unsent_age_seconds",
+            "Age of the oldest delivery not sent yet.",
+            labels=["database"],
         )
         letters = GaugeMetricFamily(
             "messaging_dead_letters_open", "Dead letters awaiting an operator.", labels=["database", "handler"]
@@ -55,7 +57,9 @@ class MessagingStateCollector(Collector):
         yield self._queue_lengths()
 
     def _queue_lengths(self) -> GaugeMetricFamily:
-        lengths = GaugeMetricFamily("messaging_queue_length", "Messages waiting in each broker queue.", labels=["queue"])
+        lengths = GaugeMetricFamily(
+            "messaging_queue_length", "Messages waiting in each broker queue.", labels=["queue"]
+        )
         try:
             client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
             with client.pipeline(transaction=False) as pipe:

@@ -49,10 +49,12 @@ def publish(message: Message, *, aggregate_version: int | None = None) -> Envelo
         aggregate_type=message.aggregate_type,
         aggregate_id=message.aggregate_id,
         aggregate_version=aggregate_version,
-        correlation_id=current_correlation_id() or event_id,
+        correlation_id=current_correlation_id() or _transaction_correlation(using) or event_id,
         causation_id=cause.event_id if cause is not None else None,
         payload=message.payload(),
     )
+    if envelope.correlation_id == event_id:
+        _start_transaction_correlation(using, event_id)
     stored = OutboxEvent.objects.using(using).create(
         event_id=envelope.event_id,
         event_type=envelope.event_type,
@@ -77,6 +79,33 @@ def publish(message: Message, *, aggregate_version: int | None = None) -> Envelo
             pending.setdefault(using, []).append(envelope.event_id)
             transaction.on_commit(lambda: _send_committed(using), using=using)
     return envelope
+
+
+class _TransactionCorrelation:
+    """The correlation id shared by everything one transaction publishes outside any context."""
+
+    def __init__(self, correlation_id: uuid.UUID) -> None:
+        self.correlation_id = correlation_id
+
+    def __call__(self) -> None:  # the on_commit marker; nothing to do at commit
+        pass
+
+
+def _transaction_correlation(using: str) -> uuid.UUID | None:
+    # Outside a request or a handler, the events one transaction publishes (an order placed by a
+    # command, the saga's deadline sweep...) still tell one story: the first one starts the chain
+    # and the others join it. The marker sits in this transaction's on_commit list, so it is gone
+    # (and the id forgotten) once the transaction commits or rolls back.
+    marker = _committed.__dict__.get(f"correlation-{using}")
+    if marker is not None and any(entry[1] is marker for entry in connections[using].run_on_commit):
+        return marker.correlation_id
+    return None
+
+
+def _start_transaction_correlation(using: str, correlation_id: uuid.UUID) -> None:
+    marker = _TransactionCorrelation(correlation_id)
+    _committed.__dict__[f"correlation-{using}"] = marker
+    transaction.on_commit(marker, using=using)
 
 
 def _send_committed(using: str) -> None:

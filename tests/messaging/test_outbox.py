@@ -65,3 +65,16 @@ def test_an_event_without_subscribers_is_logged_but_has_no_delivery(bus: TestBus
         publish(Ponged(key="NOBODY-LISTENS"))
     assert OutboxEvent.objects.filter(event_type="testapp.Ponged").count() == 1
     assert not Delivery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # two real transactions, not savepoints of the test's
+def test_events_published_in_one_transaction_outside_any_context_share_a_correlation_id(settings) -> None:
+    settings.MESSAGING_SEND_ON_COMMIT = False
+    with transaction.atomic():
+        first = publish(Ponged(key="ONE"))
+        second = publish(Ponged(key="TWO"))
+    with transaction.atomic():
+        third = publish(Ponged(key="THREE"))
+    assert first.correlation_id == first.event_id
+    assert second.correlation_id == first.event_id
+    assert third.correlation_id == third.event_id  # a new transaction starts a new story
