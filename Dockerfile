@@ -11,4 +11,5 @@ COPY . .
 RUN DJANGO_SECRET_KEY=build-only-not-a-secret python manage.py collectstatic --noinput
 USER shop
 EXPOSE 8000
+ENTRYPOINT ["bin/docker-entrypoint"]
 CMD ["gunicorn", "project.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]

@@ -31,3 +31,16 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             registry.register(collector)
     registry.register(MessagingStateCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def serve_worker_metrics(port: int) -> None:
+    """Expose this host's multi-process metrics over HTTP from a Celery worker (for hosts and
+    containers where no web process shares PROMETHEUS_MULTIPROC_DIR with the workers)."""
+    from prometheus_client import start_http_server
+
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    start_http_server(port, registry=registry)
