@@ -60,6 +60,8 @@ class Bench:
         self.run_dir = run_dir
         self.logs = run_dir / "logs"
         self.env = env
+        # No DJANGO_SETTINGS_MODULE: Celery would load Django (its fixup) into the baseline's workers.
+        self.baseline_env = {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"}
         self.database = database
         self.broker = broker
         self.config_path = run_dir / "config.json"
@@ -90,7 +92,8 @@ class Bench:
         return out
 
     def start_workers(self, app: str, queues: list[str], prefix: str) -> list[Managed]:
-        workers = [infra.start_worker(f"{prefix}{q}", app, q, self.env, self.logs) for q in queues]
+        env = self.env if app == "project" else self.baseline_env
+        workers = [infra.start_worker(f"{prefix}{q}", app, q, env, self.logs) for q in queues]
         self.started += workers
         infra.wait_ready(workers)
         for w in workers:
@@ -133,7 +136,7 @@ class Bench:
                         str(self.config_path),
                     ],
                     cwd=REPO,
-                    env=self.env,
+                    env=self.baseline_env if via == "baseline" else self.env,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=(self.logs / f"load-{via}-{p}.log").open("ab"),
