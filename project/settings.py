@@ -6,6 +6,7 @@ Environment:
   DATABASE_URL (default: SQLite file in var/), REDIS_URL (broker),
   EMAIL_URL or EMAIL_BACKEND/EMAIL_HOST..., DEFAULT_FROM_EMAIL,
   CELERY_VISIBILITY_TIMEOUT, MESSAGING_* (see the messaging section).
+  CACHE_REDIS_URL (default: REDIS_URL), THROTTLE_*_RATE, NUM_PROXIES (see REST_FRAMEWORK).
 """
 
 from __future__ import annotations
@@ -169,7 +170,24 @@ REST_FRAMEWORK = {
     # operation of the schema: project/api/.
     "EXCEPTION_HANDLER": "project.api.errors.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "project.api.schema.ProblemAutoSchema",
+    # DRF's parsers, with a JSON parser that refuses hostile nesting and counts (project/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "project.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Rate limits (project/api/throttling.py), counted in the shared cache (CACHES: Redis).
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("THROTTLE_LOGIN_RATE", default="10/min"),  # per client address
+        "registration": env.str("THROTTLE_REGISTRATION_RATE", default="10/hour"),  # per client address
+        "order_placement": env.str("THROTTLE_ORDER_PLACEMENT_RATE", default="30/min"),  # per customer
+    },
+    # The client address is REMOTE_ADDR unless told how many proxies in front append to
+    # X-Forwarded-For: trusting that header by default would let anyone pick a fresh address.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=20)
+API_JSON_MAX_ITEMS = env.int("API_JSON_MAX_ITEMS", default=10_000)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Domain events shop API",
     "DESCRIPTION": "Orders, stock, users, notifications and articles kept consistent by domain events.",
@@ -185,6 +203,15 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery (read by project/celery.py through the CELERY_ namespace) ----------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# --- Cache: Redis, shared by every process (the API's rate-limit counters live here) -------
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_REDIS_URL", default=REDIS_URL),
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="shop-cache"),
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

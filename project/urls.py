@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from health_check.views import HealthCheckView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from project.api.auth import ObtainAuthTokenView, admin_login, session_login
 from project.api.docs import RedocView
 from project.observability.health import CHECKS
 from project.observability.metrics import metrics_view
@@ -12,11 +12,14 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("health/", HealthCheckView.as_view(checks=CHECKS), name="health"),
     path("health/live/", HealthCheckView.as_view(checks=()), name="health-live"),
+    # The login forms, rate-limited (project.api.auth); listed before the routes they shadow.
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/auth/token/", ObtainAuthTokenView.as_view(), name="api-token"),
+    path("api/auth/login/", session_login),
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("orders.api.urls")),
     path("api/", include("inventory.api.urls")),

@@ -7,7 +7,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-product
 from kombu import Exchange, Queue  # noqa: E402
 
 from project.settings import *  # noqa: E402,F403
-from project.settings import DATABASES, INSTALLED_APPS, MESSAGING_QUEUES, VAR_DIR, env  # noqa: E402
+from project.settings import DATABASES, INSTALLED_APPS, MESSAGING_QUEUES, REST_FRAMEWORK, VAR_DIR, env  # noqa: E402
 
 DEBUG = False
 SECURE_SSL_REDIRECT = False
@@ -16,6 +16,12 @@ CSRF_COOKIE_SECURE = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# tests/security tests the rate limits at their real rates; elsewhere a test may log in or place
+# orders faster than any person would.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": dict.fromkeys(REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "100000/min"),
+}
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 MESSAGING_QUEUES = [*MESSAGING_QUEUES, "testapp"]

@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
 from orders import selectors, services
 from orders.api.serializers import (
@@ -20,6 +21,7 @@ from orders.api.serializers import (
     OrderTimelineSerializer,
 )
 from orders.models import Order
+from project.api.throttling import OrderPlacementRateThrottle
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -41,6 +43,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self) -> QuerySet[Order]:
         return selectors.order_list_for(self.request.user)
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        # Placing orders is rate-limited per customer (project.api.throttling); reading is not.
+        if self.action == "create":
+            return [OrderPlacementRateThrottle()]
+        return super().get_throttles()
 
     @extend_schema(
         request=OrderPlaceSerializer,

@@ -30,6 +30,7 @@ Wiring (project/settings.py and project/urls.py):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
@@ -212,6 +213,18 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if not is_api_request(request):
         return defaults.page_not_found(request, exception)
     return _problem_response(request, 404, _TYPES["not_found"], "No API endpoint has this URL.")
+
+
+def too_many_requests(request: HttpRequest, wait: float | None) -> HttpResponse:
+    """A throttled plain Django view (a login form): problem+json under /api/, text elsewhere."""
+    retry_after = str(max(1, math.ceil(wait))) if wait is not None else None
+    if is_api_request(request):
+        response = _problem_response(request, 429, _TYPES["throttled"], "Too many attempts: wait before trying again.")
+    else:
+        response = HttpResponse("Too many attempts: wait before trying again.\n", status=429, content_type="text/plain")
+    if retry_after is not None:
+        response["Retry-After"] = retry_after
+    return response
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -8,7 +8,7 @@ class adds the errors any endpoint can answer, each an ``application/problem+jso
 - 401 when the view authenticates (a wrong token is a 401 even where anonymous access is fine);
 - 403 when a permission can refuse, or a session-authenticated write can fail its CSRF check;
 - 404 for routes with path parameters, and for paginated lists (a page past the end);
-- 429 when the view has throttles;
+- 429 when the view (or the viewset's action) has throttles;
 - 500 everywhere.
 """
 
@@ -116,9 +116,17 @@ class ProblemAutoSchema(AutoSchema):
             errors["404"] = _NOT_FOUND
         elif paging:
             errors["404"] = _NO_PAGE
-        if getattr(view, "throttle_classes", None):
+        if self._throttles(view):
             errors["429"] = _THROTTLED
         return errors
+
+    @staticmethod
+    def _throttles(view: Any) -> list[Any]:
+        """The view's throttles for this operation: a viewset may limit only some actions (its
+        ``action`` is set per operation while the schema is generated)."""
+        if hasattr(view, "get_throttles"):
+            return list(view.get_throttles())
+        return list(getattr(view, "throttle_classes", None) or [])
 
     def _problem_response(self, code: str, description: str) -> dict[str, Any]:
         serializer = ValidationProblemSerializer if code == "400" else ProblemSerializer

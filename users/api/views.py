@@ -3,6 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -11,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.api.throttling import RegistrationRateThrottle
 from users import selectors, services
 from users.api.serializers import (
     PreferencesSerializer,
@@ -43,10 +46,12 @@ def _own_profile(request: Request) -> UserProfile:
     return profile
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class RegisterView(APIView):
     """Create an account. Anyone may register; log in afterwards at /api/auth/token/."""
 
     permission_classes = [AllowAny]
+    throttle_classes = [RegistrationRateThrottle]
 
     @extend_schema(request=RegisterSerializer, responses={201: ProfileSerializer})
     def post(self, request: Request) -> Response:
