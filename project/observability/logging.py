@@ -17,7 +17,8 @@ SHARED_PROCESSORS: list[Any] = [
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
-    structlog.stdlib.ExtraAdder(),
+    # No ExtraAdder: Celery passes each task's arguments as `extra`, and those are envelopes
+    # (customers' emails among them) that have no business in the logs.
 ]
 
 
