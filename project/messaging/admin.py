@@ -304,3 +304,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]
+
+# The admin index starts with the messaging layer's health (backlog, throughput, dead letters,
+# queue lengths).
+admin.site.index_template = "admin/messaging/index.html"

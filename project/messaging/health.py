@@ -1,0 +1,80 @@
+"""The state of the messaging layer right now: what an operator checks first.
+
+Read by the admin index panel and by the Prometheus collector (project.messaging.monitoring).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.db import connections
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from project.messaging.models import DeadLetter, Delivery, InboxRecord
+
+logger = logging.getLogger(__name__)
+
+THROUGHPUT_WINDOW = timedelta(minutes=5)
+
+
+@dataclass
+class DatabaseState:
+    alias: str
+    pending: int  # deliveries not sent yet
+    unconfirmed: int  # sent, not yet processed
+    oldest_pending_age: float  # seconds, 0 when nothing is pending
+    processed_per_minute: float  # inbox records over the last THROUGHPUT_WINDOW
+    dead_letters_by_handler: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dead_letters(self) -> int:
+        return sum(self.dead_letters_by_handler.values())
+
+
+@dataclass
+class MessagingState:
+    databases: list[DatabaseState]
+    queue_lengths: dict[str, int] | None  # None when the broker cannot be reached
+
+
+def database_state(alias: str) -> DatabaseState:
+    now = timezone.now()
+    open_deliveries = Delivery.objects.using(alias).filter(status__in=[Delivery.Status.PENDING, Delivery.Status.SENT])
+    counts = dict(open_deliveries.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    first = open_deliveries.filter(status=Delivery.Status.PENDING).aggregate(at=Min("created_at"))["at"]
+    recent = InboxRecord.objects.using(alias).filter(processed_at__gte=now - THROUGHPUT_WINDOW).count()
+    letters = (
+        DeadLetter.objects.using(alias)
+        .filter(status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING])
+        .values_list("handler")
+        .annotate(n=Count("id"))
+    )
+    return DatabaseState(
+        alias=alias,
+        pending=counts.get(Delivery.Status.PENDING, 0),
+        unconfirmed=counts.get(Delivery.Status.SENT, 0),
+        oldest_pending_age=(now - first).total_seconds() if first else 0.0,
+        processed_per_minute=recent / (THROUGHPUT_WINDOW.total_seconds() / 60),
+        dead_letters_by_handler=dict(letters),
+    )
+
+
+def queue_lengths() -> dict[str, int] | None:
+    try:
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
+        with client.pipeline(transaction=False) as pipe:
+            for queue in settings.MESSAGING_QUEUES:
+                pipe.llen(queue)
+            return dict(zip(settings.MESSAGING_QUEUES, pipe.execute(), strict=True))
+    except redis.RedisError as exc:
+        logger.warning("Queue lengths unavailable: %r", exc)
+        return None
+
+
+def messaging_state() -> MessagingState:
+    return MessagingState(databases=[database_state(alias) for alias in connections], queue_lengths=queue_lengths())

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django import template
+
+from project.messaging.health import messaging_state
+
+register = template.Library()
+
+
+@register.inclusion_tag("admin/messaging/health_panel.html")
+def messaging_health_panel() -> dict:
+    return {"state": messaging_state()}

@@ -1,0 +1,24 @@
+"""The admin index shows the messaging layer's health at a glance."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from project.messaging.testing import TestBus
+from tests.testapp.services import tally_ping
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_admin_index_shows_backlog_throughput_dead_letters_and_queues(admin_user, bus: TestBus) -> None:
+    tally_ping(key="GRUMPY", amount=1, behaviour="permanent")
+    bus.drain()
+    tally_ping(key="WAITING", amount=1)
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get("/admin/").content.decode()
+    assert "Messaging health" in page
+    assert "Unsent deliveries</th>\n        <td>1 — oldest waits" in page
+    assert "testapp.add_to_tally: 1" in page
+    assert "orders 0" in page
