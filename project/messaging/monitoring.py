@@ -30,7 +30,9 @@ class MessagingStateCollector(Collector):
         letters = GaugeMetricFamily(
             "messaging_dead_letters_open", "Dead letters awaiting an operator.", labels=["database", "handler"]
         )
-        lengths = GaugeMetricFamily("messaging_queue_length", "Messages waiting in each broker queue.", labels=["queue"])
+        lengths = GaugeMetricFamily(
+            "messaging_queue_length", "Messages waiting in each broker queue.", labels=["queue"]
+        )
         state = messaging_state()
         for db in state.databases:
             backlog.add_metric([db.alias, "pending"], db.pending)
