@@ -20,7 +20,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import F, QuerySet
+from django.db.models import BooleanField, F, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from project.messaging import metrics
@@ -103,6 +104,23 @@ def _send_claimed(qs: QuerySet[Delivery], *, using: str, limit: int) -> int:
     return len(batch)
 
 
+def _open_deliveries(using: str) -> QuerySet[Delivery]:
+    """Deliveries not processed yet, stated so that every database finds them by the partial
+    index delivery_open_idx.
+
+    SQLite uses a partial index only when the query repeats the index's condition with literal
+    values (it never matches bound parameters against it), so the condition is added here as
+    literal SQL; without it, looking for pending or stale deliveries scans the whole table
+    (about 150 ms per query once it holds a million processed rows). PostgreSQL needs no help
+    and is not hindered by it.
+    """
+    ops = connections[using].ops
+    table, status = ops.quote_name(Delivery._meta.db_table), ops.quote_name("status")
+    open_statuses = f"'{Delivery.Status.PENDING.value}', '{Delivery.Status.SENT.value}'"  # as in the index
+    condition = RawSQL(f"{table}.{status} IN ({open_statuses})", (), output_field=BooleanField())  # noqa: S611
+    return Delivery.objects.using(using).filter(condition)
+
+
 def relay_committed(*, using: str, event_ids: Iterable[uuid.UUID]) -> int:
     """Send the deliveries of events a transaction just committed. Never raises: the sweep retries."""
     qs = Delivery.objects.using(using).filter(status=Delivery.Status.PENDING, event_id__in=list(event_ids))
@@ -119,7 +137,7 @@ def relay_pending(*, using: str = "default", limit: int | None = None) -> int:
     sent = 0
     while limit is None or sent < limit:
         step = batch_size if limit is None else min(batch_size, limit - sent)
-        qs = Delivery.objects.using(using).filter(status=Delivery.Status.PENDING)
+        qs = _open_deliveries(using).filter(status=Delivery.Status.PENDING)
         count = _send_claimed(qs, using=using, limit=step)
         sent += count
         if count < step:
@@ -148,7 +166,7 @@ def sweep(*, using: str = "default") -> SweepReport:
     cutoff = timezone.now() - timedelta(seconds=settings.MESSAGING_REDELIVER_AFTER)
     with transaction.atomic(using=using):
         stale = _claim(
-            Delivery.objects.using(using).filter(status=Delivery.Status.SENT, last_sent_at__lt=cutoff),
+            _open_deliveries(using).filter(status=Delivery.Status.SENT, last_sent_at__lt=cutoff),
             using,
             settings.MESSAGING_RELAY_BATCH_SIZE * 10,
         )
