@@ -80,7 +80,27 @@ _HEADERS: dict[str, dict[str, Any]] = {
 
 
 class ProblemAutoSchema(AutoSchema):
-    """drf-spectacular's AutoSchema, plus the problem+json error responses of every operation."""
+    """drf-spectacular's AutoSchema, plus the problem+json error responses of every operation,
+    and two input limits DRF enforces that drf-spectacular leaves out of request bodies: a
+    non-blank string has ``minLength: 1``, and a nested list (``many=True``) its ``minItems`` and
+    ``maxItems`` (an order's 50 lines at most). Request bodies only: a component used both ways
+    (no COMPONENT_SPLIT_REQUEST) is generated for the request first."""
+
+    def _get_serializer_field_meta(self, field: Any, direction: str) -> dict[str, Any]:
+        meta = super()._get_serializer_field_meta(field, direction)
+        if direction == "request" and isinstance(field, serializers.CharField) and not field.allow_blank:
+            meta.setdefault("minLength", 1)
+        return meta
+
+    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and schema is not None and isinstance(field, serializers.ListSerializer):
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+            min_items = field.min_length or (0 if field.allow_empty else 1)
+            if min_items:
+                schema["minItems"] = min_items
+        return schema
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
