@@ -1,0 +1,254 @@
+"""Who may do what: every route of the project, for every role, on their own and on other people's
+things (the world of tests/security/conftest.py: an order of each user, articles of the authors,
+bob's order and grace's articles as everybody else's).
+
+Roles: anonymous; customer (alice: an order, no article); author (ada: an order and articles);
+staff (stan: is_staff, no model permissions); superuser (root). API calls carry the role's API
+token, admin pages its session. ``-`` marks a cell that does not exist (the anonymous own
+nothing; alice has no article of her own).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from django.test import override_settings
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from orders.models import Order
+from tests.security.conftest import ROLES, World, password_of
+
+pytestmark = pytest.mark.django_db
+
+_ = None  # not applicable
+HEALTH = {200, 500}  # /health/ says whether the system is healthy, whoever asks (no workers run here)
+METRICS_TOKEN = "a-scraper-token-for-the-matrix"
+
+# fmt: off
+#  method   path                                                    anonymous customer author  staff  superuser
+MATRIX = [
+    # orders: a customer sees and cancels their own; staff see everyone's and run the saga by hand
+    ("GET",   "/api/orders/",                                          401,    200,    200,    200,    200),
+    ("POST",  "/api/orders/",                                          401,    201,    201,    201,    201),
+    ("GET",   "/api/orders/{own_order}/",                              _,      200,    200,    200,    200),
+    ("GET",   "/api/orders/{other_order}/",                            401,    404,    404,    200,    200),
+    ("GET",   "/api/orders/{own_order}/timeline/",                     _,      200,    200,    200,    200),
+    ("GET",   "/api/orders/{other_order}/timeline/",                   401,    404,    404,    200,    200),
+    ("POST",  "/api/orders/{own_order}/cancel/",                       _,      202,    202,    202,    202),
+    ("POST",  "/api/orders/{other_order}/cancel/",                     401,    404,    404,    202,    202),
+    ("POST",  "/api/orders/{own_order}/retry-step/",                   _,      403,    403,    202,    202),
+    ("POST",  "/api/orders/{other_order}/retry-step/",                 401,    403,    403,    202,    202),
+    ("POST",  "/api/orders/{own_order}/compensate/",                   _,      403,    403,    202,    202),
+    ("POST",  "/api/orders/{other_order}/compensate/",                 401,    403,    403,    202,    202),
+    # inventory: anyone signed in reads; staff create, restock, adjust
+    ("GET",   "/api/products/",                                        401,    200,    200,    200,    200),
+    ("GET",   "/api/products/{sku}/",                                  401,    200,    200,    200,    200),
+    ("POST",  "/api/products/",                                        401,    403,    403,    201,    201),
+    ("POST",  "/api/products/{sku}/restock/",                          401,    403,    403,    200,    200),
+    ("POST",  "/api/products/{sku}/adjust/",                           401,    403,    403,    200,    200),
+    # users: anyone registers; the rest is one's own account only (there is no one else's URL)
+    ("POST",  "/api/users/register/",                                  201,    201,    201,    201,    201),
+    ("GET",   "/api/users/me/",                                        401,    200,    200,    200,    200),
+    ("PATCH", "/api/users/me/",                                        401,    200,    200,    200,    200),
+    ("GET",   "/api/users/me/preferences/",                            401,    200,    200,    200,    200),
+    ("PATCH", "/api/users/me/preferences/",                            401,    200,    200,    200,    200),
+    # notifications: a list of one's own (staff: all), see the visibility tests below
+    ("GET",   "/api/notifications/",                                   401,    200,    200,    200,    200),
+    # articles: an author manages their own; another's does not exist for them; staff manage all
+    ("GET",   "/api/articles/",                                        401,    200,    200,    200,    200),
+    ("POST",  "/api/articles/",                                        401,    201,    201,    201,    201),
+    ("GET",   "/api/articles/{own_article}/",                          _,      _,      200,    200,    200),
+    ("GET",   "/api/articles/{other_article}/",                        401,    404,    404,    200,    200),
+    ("PATCH", "/api/articles/{own_article}/",                          _,      _,      200,    200,    200),
+    ("PATCH", "/api/articles/{other_article}/",                        401,    404,    404,    200,    200),
+    ("PUT",   "/api/articles/{other_article}/",                        401,    404,    404,    200,    200),
+    ("POST",  "/api/articles/{own_article}/publish/",                  _,      _,      200,    200,    200),
+    ("POST",  "/api/articles/{other_article}/publish/",                401,    404,    404,    200,    200),
+    ("POST",  "/api/articles/{other_published}/unpublish/",            401,    404,    404,    200,    200),
+    ("POST",  "/api/articles/{other_unpublished}/redraft/",            401,    404,    404,    200,    200),
+    # publishing: public, no authentication at all
+    ("GET",   "/api/public/articles/",                                 200,    200,    200,    200,    200),
+    ("GET",   "/api/public/articles/{slug}/",                          200,    200,    200,    200,    200),
+    ("GET",   "/api/public/articles/search/?q=armchair",               200,    200,    200,    200,    200),
+    ("GET",   "/feeds/articles/rss/",                                  200,    200,    200,    200,    200),
+    ("GET",   "/feeds/articles/atom/",                                 200,    200,    200,    200,    200),
+    # messaging: staff only
+    ("GET",   "/api/messaging/correlations/{correlation}/timeline/",   401,    403,    403,    200,    200),
+    # logging in, and the API's documentation
+    ("POST",  "/api/auth/token/",                                      400,    400,    400,    400,    400),
+    ("GET",   "/api/auth/login/",                                      200,    200,    200,    200,    200),
+    ("GET",   "/api/schema/",                                          200,    200,    200,    200,    200),
+    ("GET",   "/api/docs/",                                            200,    200,    200,    200,    200),
+    ("GET",   "/api/redoc/",                                           200,    200,    200,    200,    200),
+    # operations: /metrics wants its bearer token (METRICS_TOKEN), never a user's credentials
+    ("GET",   "/metrics",                                              401,    401,    401,    401,    401),
+    ("GET",   "/health/live/",                                         200,    200,    200,    200,    200),
+    ("GET",   "/health/",                                              HEALTH, HEALTH, HEALTH, HEALTH, HEALTH),
+    # the admin: staff only (customers and authors are sent to the login page); model pages need
+    # model permissions, except the dead letters, which project/messaging/admin.py opens to all staff
+    ("GET",   "/admin/",                                               302,    302,    302,    200,    200),
+    ("GET",   "/admin/orders/order/",                                  302,    302,    302,    403,    200),
+    ("GET",   "/admin/messaging/deadletter/",                          302,    302,    302,    200,    200),
+]
+# fmt: on
+
+BODIES = {
+    ("POST", "/api/orders/"): {"lines": [{"sku": "CRUNCHY-ARMCHAIR", "quantity": 1, "unit_price": "10.00"}]},
+    ("POST", "/api/orders/{own_order}/retry-step/"): {"reason": "inventory was redeployed"},
+    ("POST", "/api/orders/{other_order}/retry-step/"): {"reason": "inventory was redeployed"},
+    ("POST", "/api/orders/{own_order}/compensate/"): {"reason": "the warehouse flooded"},
+    ("POST", "/api/orders/{other_order}/compensate/"): {"reason": "the warehouse flooded"},
+    ("POST", "/api/products/"): {"sku": "SHINY-LAMP", "name": "Shiny lamp", "on_hand": 3},
+    ("POST", "/api/products/{sku}/restock/"): {"quantity": 5},
+    ("POST", "/api/products/{sku}/adjust/"): {"on_hand": 50, "reason": "counted again"},
+    ("POST", "/api/users/register/"): {"username": "newcomer", "email": "new@example.com", "password": "n3w-c0mer-pw!"},
+    ("PATCH", "/api/users/me/"): {"display_name": "Someone new"},
+    ("PATCH", "/api/users/me/preferences/"): {"new_articles": True},
+    ("POST", "/api/articles/"): {"title": "A fresh article", "body": "Fresh words."},
+    ("PATCH", "/api/articles/{own_article}/"): {"title": "Retitled"},
+    ("PATCH", "/api/articles/{other_article}/"): {"title": "Retitled by someone else"},
+    ("PUT", "/api/articles/{other_article}/"): {"title": "Rewritten", "body": "Rewritten words."},
+    ("POST", "/api/auth/token/"): {"username": "alice", "password": "not-her-password"},
+}
+
+
+def cells() -> list:
+    params = []
+    for method, path, *expected in MATRIX:
+        for role, status in zip(ROLES, expected, strict=True):
+            if status is not None:
+                params.append(pytest.param(method, path, role, status, id=f"{method} {path} as {role}"))
+    return params
+
+
+def url_in(world: World, path: str, role: str) -> str:
+    return path.format(
+        own_order=world.orders.get(role, world.orders["customer"]).pk,
+        other_order=world.orders["other_customer"].pk,
+        own_article=world.articles[role].pk if role in world.articles else "",
+        other_article=world.articles["other_author"].pk,
+        other_published=world.articles["other_author_published"].pk,
+        other_unpublished=world.articles["other_author_unpublished"].pk,
+        sku="CRUNCHY-ARMCHAIR",
+        slug=world.public_slug,
+        correlation=world.correlation_id,
+    )
+
+
+def client_for(world: World, role: str) -> APIClient:
+    """The role's API token on every request, and its admin session."""
+    client = APIClient()
+    if role != "anonymous":
+        client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[role]}")
+        client.force_login(world.users[role])
+    return client
+
+
+@override_settings(METRICS_TOKEN=METRICS_TOKEN)
+@pytest.mark.parametrize(("method", "path", "role", "expected"), cells())
+def test_each_role_gets_the_expected_answer_from_each_route(
+    world: World, method: str, path: str, role: str, expected: int | set[int]
+) -> None:
+    client = client_for(world, role)
+    body = BODIES.get((method, path))
+    send = getattr(client, method.lower())
+    response = send(url_in(world, path, role), body, format="json") if body else send(url_in(world, path, role))
+
+    allowed = expected if isinstance(expected, set) else {expected}
+    assert response.status_code in allowed, (response.status_code, response.content[:300])
+    if response.status_code == 302:
+        assert response["Location"].startswith("/admin/login/")
+
+
+def routes(patterns: list, prefix: str = "") -> Iterator[str]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern)
+
+
+def shape(path: str) -> str:
+    """A route or a matrix path, parameters replaced by one marker: "api/orders/<>"."""
+    path = re.sub(r"<[^>]+>|\{[^}]+\}|\(\?P<[^>]+>[^)]+\)", "<>", path)
+    return path.replace("^", "").replace("$", "").strip("/")
+
+
+def test_every_route_outside_the_admin_is_in_the_matrix() -> None:
+    served = {
+        shape(route)
+        for route in routes(get_resolver().url_patterns)
+        if not route.startswith("admin/") and "format" not in route and not route.endswith("logout/")
+    }
+    in_matrix = {shape(path.split("?")[0]) for _, path, *_ in MATRIX}
+    assert len(served) > 30
+    assert sorted(served - in_matrix) == []
+
+
+# --- What lists show ------------------------------------------------------------------------------
+
+
+def ids_listed(client: APIClient, path: str, key: str = "id") -> set[str]:
+    return {str(item[key]) for item in client.get(path).json()["results"]}
+
+
+def test_a_customer_lists_only_their_own_orders_and_staff_list_everyones(world: World) -> None:
+    assert ids_listed(client_for(world, "customer"), "/api/orders/") == {str(world.orders["customer"].pk)}
+    assert ids_listed(client_for(world, "staff"), "/api/orders/") == {str(o.pk) for o in Order.objects.all()}
+
+
+def test_a_customer_cannot_filter_their_way_to_someone_elses_orders(world: World) -> None:
+    bob = world.users["other_customer"].pk
+    assert ids_listed(client_for(world, "customer"), f"/api/orders/?customer_id={bob}") == set()
+
+
+def test_an_author_lists_only_their_own_articles_and_staff_list_everyones(world: World) -> None:
+    mine = {str(world.articles[name].pk) for name in ("author", "author_published")}
+    assert ids_listed(client_for(world, "author"), "/api/articles/") == mine
+    assert ids_listed(client_for(world, "staff"), "/api/articles/") == {str(a.pk) for a in world.articles.values()}
+
+
+def test_a_customer_lists_only_their_own_notifications(world: World) -> None:
+    listed = client_for(world, "customer").get("/api/notifications/").json()["results"]
+    assert {n["user_id"] for n in listed} == {world.users["customer"].pk}
+    everyone = client_for(world, "staff").get("/api/notifications/").json()["results"]
+    assert {n["user_id"] for n in everyone} == {world.users["customer"].pk, world.users["other_customer"].pk}
+
+
+def test_a_customer_sees_only_the_events_of_their_order_timeline_not_the_deliveries(world: World) -> None:
+    order = world.orders["customer"].pk
+    mine = client_for(world, "customer").get(f"/api/orders/{order}/timeline/").json()["events"]
+    staff_view = client_for(world, "staff").get(f"/api/orders/{order}/timeline/").json()["events"]
+    assert mine and {e["kind"] for e in mine} == {"event"}
+    assert len(staff_view) >= len(mine)
+
+
+# --- The admin: staff only -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["customer", "author"])
+def test_a_customer_cannot_log_into_the_admin_with_their_own_password(world: World, role: str) -> None:
+    client = APIClient()
+    user = world.users[role]
+    response = client.post("/admin/login/", {"username": user.username, "password": password_of(user.username)})
+    assert response.status_code == 200  # the form again, with its error
+    assert "staff account" in response.content.decode()
+    assert client.get("/admin/").status_code == 302
+
+
+def test_staff_log_into_the_admin_with_their_password(world: World) -> None:
+    client = APIClient()
+    user = world.users["staff"]
+    response = client.post("/admin/login/", {"username": user.username, "password": password_of(user.username)})
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+@override_settings(METRICS_TOKEN=METRICS_TOKEN)
+def test_metrics_answer_the_scrapers_bearer_token(world: World) -> None:
+    client = APIClient()
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}").status_code == 200
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer a-guess").status_code == 401
