@@ -90,18 +90,7 @@ def hop(payload: dict[str, Any], chain_id: str, plan: list[str], step: int, term
         _recorder().rpush(TERMINAL_KEY, json.dumps([chain_id, t0, time.time()]))
     nxt = step + 1
     if nxt < len(plan):
-        hop.apply_async(
-            kwargs={
-                "payload": payload,
-                "chain_id": chain_id,
-                "plan": plan,
-                "step": nxt,
-                "terminal": terminal,
-                "t0": t0,
-            },
-            exchange="",  # as the product's relay: routed by queue name alone
-            routing_key=plan[nxt],
-        )
+        _publish({"payload": payload, "chain_id": chain_id, "plan": plan, "step": nxt, "terminal": terminal, "t0": t0})
     else:
         _recorder().rpush(DONE_KEY, json.dumps([chain_id, t0, time.time()]))
 
@@ -110,15 +99,28 @@ def start_chain(index: int, *, fail: bool) -> None:
     """Publish the first hop of one chain (what placing one order is to the product)."""
     chain_id = str(uuid.uuid4())
     plan = FAILED_PLAN if fail else CONFIRMED_PLAN
-    hop.apply_async(
-        kwargs={
+    _publish(
+        {
             "payload": sample_payload(chain_id, f"SKU-{index % 12}"),
             "chain_id": chain_id,
             "plan": plan,
             "step": 0,
             "terminal": FAILED_TERMINAL if fail else CONFIRMED_TERMINAL,
             "t0": time.time(),
-        },
+        }
+    )
+
+
+def _publish(kwargs: dict[str, Any]) -> None:
+    """Publish one hop to its queue, with the options the product's relay uses: the anonymous
+    exchange (Celery routes to the queue by name), a short kwargs summary instead of a repr of the
+    payload, nothing declared per message. The baseline is as lean as the product's sending."""
+    queue = kwargs["plan"][kwargs["step"]]
+    hop.apply_async(
+        kwargs=kwargs,
+        queue=queue,
         exchange="",
-        routing_key=plan[0],
+        argsrepr="()",
+        kwargsrepr=f"{{'chain_id': {kwargs['chain_id']!r}, 'step': {kwargs['step']}}}",
+        declare=[],
     )

@@ -109,6 +109,7 @@ def table(result: dict[str, Any]) -> str:
         ),
     )
     row("relay (batch probe): events/s", lambda p: _f(p["relay_probe"]["relay_events_per_s"], "{:.0f}"))
+    row("relay (batch probe): CPU ms/1000 ev", lambda p: _f(p["relay_probe"]["cpu_ms_per_1000"], "{:.0f}"))
     row(
         "relay (batch probe): batch p50/p99 ms",
         lambda p: "{:.0f} / {:.0f}".format(p["relay_probe"]["batch_ms_p50"], p["relay_probe"]["batch_ms_p99"]),

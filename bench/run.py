@@ -203,7 +203,7 @@ class Bench:
         paced = rate > 0
         gens = self.load("baseline", count=count, rate=rate, procs=1 if paced else 2, threads=2 if paced else 1)
         placed = sum(g["placed"] for g in gens)
-        deadline = time.monotonic() + max(120.0, placed / 5)
+        deadline = time.monotonic() + 300.0 + 0.5 * placed
         while r.llen(DONE_KEY) < placed:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"baseline: only {r.llen(DONE_KEY)} of {placed} chains finished")
@@ -246,7 +246,7 @@ class Bench:
             procs, threads = (1, 4) if paced else (1, 4)
         gens = self.load(via, count=count, rate=rate, procs=procs, threads=threads)
         placed = sum(g["placed"] for g in gens)
-        deadline = time.monotonic() + max(180.0, placed / 2)
+        deadline = time.monotonic() + 300.0 + 1.5 * placed  # a loaded shared machine is slow
         mine = Order.objects.filter(created_at__gte=since)
         while (terminal := mine.filter(status__in=Order.TERMINAL).count()) < placed:
             if time.monotonic() > deadline:
@@ -458,54 +458,51 @@ def _growth(before: float | None, after: float | None) -> float | None:
     return (after - before) / before if before and after is not None else None
 
 
+def _target(name: str, value: float | None, ok: Any, shown: str) -> dict[str, Any]:
+    return {"name": name, "met": None if value is None else bool(ok(value)), "value": "-" if value is None else shown}
+
+
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets, each met, missed or not measured (None)."""
     p, r, g = result["phases"], result["ratios"], result.get("growth") or {}
+    thr, p99 = r.get("throughput"), r.get("p99")
+    relay = (p.get("service", {}).get("relay_probe") or {}).get("relay_events_per_s")
     out = [
-        {
-            "name": "product throughput >= 50% of the baseline chain's",
-            "met": r["throughput"] is not None and r["throughput"] >= 0.5,
-            "value": f"{(r['throughput'] or 0):.0%}",
-        },
-        {
-            "name": "product p99 at the paced rate <= 3x the baseline's",
-            "met": r["p99"] is not None and r["p99"] <= 3,
-            "value": f"{(r['p99'] or 0):.2f}x",
-        },
-        {
-            "name": "relay >= 3,000 events/s in batches",
-            "met": p["service"]["relay_probe"]["relay_events_per_s"] >= 3000,
-            "value": f"{p['service']['relay_probe']['relay_events_per_s']:.0f}/s",
-        },
+        _target("product throughput >= 50% of the baseline chain's", thr, lambda v: v >= 0.5, f"{thr or 0:.0%}"),
+        _target("product p99 at the paced rate <= 3x the baseline's", p99, lambda v: v <= 3, f"{p99 or 0:.2f}x"),
+        _target("relay >= 3,000 events/s in batches", relay, lambda v: v >= 3000, f"{relay or 0:.0f}/s"),
     ]
     if g:
         rows = result["prefilled"]["rows"]
-        worst_thr = g.get("throughput")
-        worst_relay = max(v for k, v in g.items() if k.startswith("relay") and v is not None)
-        out.append(
-            {
-                "name": f"{rows:,}-row tables: throughput drops by less than 10%",
-                "met": worst_thr is not None and worst_thr > -0.10,
-                "value": f"{(worst_thr or 0):+.1%}",
-            }
-        )
-        out.append(
-            {
-                "name": f"{rows:,}-row tables: relay latency grows by less than 10%",
-                "met": worst_relay < 0.10,
-                "value": f"{worst_relay:+.1%} (worst of the relay figures)",
-            }
-        )
+        for key, what in (
+            ("throughput", "throughput (wall clock)"),
+            ("CPU per order (all but PostgreSQL)", "CPU per order"),
+        ):
+            v = g.get(key)
+            drop = -v if key == "throughput" and v is not None else v
+            out.append(
+                _target(
+                    f"{rows:,}-row tables: {what} worse by less than 10%", drop, lambda x: x < 0.10, f"{v or 0:+.1%}"
+                )
+            )
+        for key in ("relay batch p50", "relay CPU per event", "relay pipeline p50"):
+            v = g.get(key)
+            out.append(
+                _target(f"{rows:,}-row tables: {key} grows by less than 10%", v, lambda x: x < 0.10, f"{v or 0:+.1%}")
+            )
     else:
         out.append({"name": "pre-filled tables", "met": None, "value": "not measured (--skip-prefill)"})
-    workers = {k: v for k, v in result["memory_peak_rss"].items() if not k.startswith("web")}
-    worst = max(workers.items(), key=lambda kv: kv[1]) if workers else ("-", 0)
-    out.append(
-        {
-            "name": "each worker process < 150 MB RSS",
-            "met": worst[1] < 150 * 2**20,
-            "value": f"largest {worst[0]} {worst[1] / 2**20:.0f} MB",
-        }
-    )
+    workers = {k: v for k, v in result.get("memory_peak_rss", {}).items() if not k.startswith("web")}
+    if workers:
+        name, rss = max(workers.items(), key=lambda kv: kv[1])
+        out.append(
+            _target(
+                "each worker process < 150 MB RSS",
+                rss,
+                lambda v: v < 150 * 2**20,
+                f"largest {name} {rss / 2**20:.0f} MB",
+            )
+        )
     return out
 
 
@@ -523,6 +520,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-url", help="use this Redis database (it is FLUSHED) instead of a private server")
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark's database afterwards")
     parser.add_argument("--out", type=Path, default=REPO / "results")
+    parser.add_argument(
+        "--report-from", type=Path, metavar="RESULT_JSON", help="print the table and redraw the plot of a past run"
+    )
     args = parser.parse_args(argv)
     args.orders = args.orders or (60 if args.quick else 400)
     args.baseline_chains = args.baseline_chains or 3 * args.orders
@@ -538,6 +538,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report_from:
+        past = json.loads(args.report_from.read_text())
+        finish(past, args.report_from.resolve().parent)
+        return 0
     began = time.time()
     base_url = os.environ.get("DATABASE_URL")
     vendor = "postgresql" if base_url and base_url.startswith("postgres") else "sqlite"
@@ -604,35 +608,15 @@ def main(argv: list[str] | None = None) -> int:
             phases["prefilled"] = bench.measure("prefilled", "service", count=args.orders, rate=rate)
             phases["prefilled"]["relay_probe"] = bench.relay_probe(args.relay_events)
             result["prefilled"] = {"rows": args.prefill, "seconds": timings}
-            before, after = phases["service"], phases["prefilled"]
-            result["growth"] = {
-                "throughput": _growth(
-                    before["saturation"]["throughput_per_s"], after["saturation"]["throughput_per_s"]
-                ),
-                "paced p99": _growth(before["paced"]["latency"]["p99_ms"], after["paced"]["latency"]["p99_ms"]),
-                "relay pipeline p50": _growth(
-                    before["paced"]["relay"]["latency"]["p50_ms"], after["paced"]["relay"]["latency"]["p50_ms"]
-                ),
-                "relay pipeline p99": _growth(
-                    before["paced"]["relay"]["latency"]["p99_ms"], after["paced"]["relay"]["latency"]["p99_ms"]
-                ),
-                "relay batch p50": _growth(before["relay_probe"]["batch_ms_p50"], after["relay_probe"]["batch_ms_p50"]),
-                "relay batch p99": _growth(before["relay_probe"]["batch_ms_p99"], after["relay_probe"]["batch_ms_p99"]),
-                "relay events/s": _growth(
-                    before["relay_probe"]["relay_events_per_s"], after["relay_probe"]["relay_events_per_s"]
-                ),
-            }
-            # Fewer events per second is a slower relay: report it as growth of the time per event.
-            if result["growth"]["relay events/s"] is not None:
-                result["growth"]["relay time per event"] = 1 / (1 + result["growth"].pop("relay events/s")) - 1
 
         if args.profile:
             log("profiling a saturation run and the relay with py-spy")
-            result["profile"] = bench.profile(args.orders)
+            result["profile"] = bench.profile(min(args.orders, 150))
         result["phases"] = phases
     except BaseException:
         # Keep what was measured: a partial result.json, the logs, the database (for a post-mortem).
         result["phases"] = locals().get("phases", {})
+        result["series"] = bench.series
         result["error"] = traceback.format_exc()
         result["memory_peak_rss"] = bench.sampler.peaks
         report.write_json(result, run_dir / "result.json")
@@ -649,22 +633,60 @@ def main(argv: list[str] | None = None) -> int:
     result["memory_peak_rss"] = bench.sampler.peaks
     result["machine"]["load_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     result["duration_seconds"] = time.time() - began
+    result["series"] = bench.series
+    finish(result, run_dir)
+    print(f"(run took {result['duration_seconds']:.0f}s)")
+    return 0
+
+
+def _python_cpu(phase: dict[str, Any]) -> float | None:
+    """CPU ms per order of the benchmark's own processes but PostgreSQL (whose backends are only
+    partly sampled): workers, web, load generators, Redis."""
+    per = phase["saturation"]["cpu"]["ms_per_order"]
+    return sum(v for k, v in per.items() if k != "postgres") if per else None
+
+
+def finish(result: dict[str, Any], run_dir: Path) -> None:
+    """Ratios, growth and targets from the phases measured; then result.json, plot.png, the table."""
+    phases = result["phases"]
     sat = {k: phases[k]["saturation"]["throughput_per_s"] for k in phases}
-    cpu = {k: phases[k]["saturation"]["cpu"]["ms_per_order_total"] for k in phases}
     p99 = {k: phases[k]["paced"]["latency"]["p99_ms"] for k in phases}
     result["ratios"] = {
-        "throughput": _ratio(sat.get("service"), sat["baseline"]),
-        "throughput_http": _ratio(sat.get("http"), sat["baseline"]),
-        "p99": _ratio(p99.get("service"), p99["baseline"]),
-        "p99_http": _ratio(p99.get("http"), p99["baseline"]),
-        "cpu_per_order": _ratio(cpu.get("service"), cpu["baseline"]),
+        "throughput": _ratio(sat.get("service"), sat.get("baseline")),
+        "throughput_http": _ratio(sat.get("http"), sat.get("baseline")),
+        "p99": _ratio(p99.get("service"), p99.get("baseline")),
+        "p99_http": _ratio(p99.get("http"), p99.get("baseline")),
+        "cpu_per_order": _ratio(
+            phases.get("service", {}).get("saturation", {}).get("cpu", {}).get("ms_per_order_total"),
+            phases.get("baseline", {}).get("saturation", {}).get("cpu", {}).get("ms_per_order_total"),
+        ),
     }
+    if "prefilled" in phases and "service" in phases:
+        before, after = phases["service"], phases["prefilled"]
+        rb, ra = before.get("relay_probe") or {}, after.get("relay_probe") or {}
+        growth = {
+            "throughput": _growth(before["saturation"]["throughput_per_s"], after["saturation"]["throughput_per_s"]),
+            "CPU per order (all but PostgreSQL)": _growth(_python_cpu(before), _python_cpu(after)),
+            "paced p99": _growth(before["paced"]["latency"]["p99_ms"], after["paced"]["latency"]["p99_ms"]),
+            "relay pipeline p50": _growth(
+                before["paced"]["relay"]["latency"]["p50_ms"], after["paced"]["relay"]["latency"]["p50_ms"]
+            ),
+            "relay pipeline p99": _growth(
+                before["paced"]["relay"]["latency"]["p99_ms"], after["paced"]["relay"]["latency"]["p99_ms"]
+            ),
+            "relay batch p50": _growth(rb.get("batch_ms_p50"), ra.get("batch_ms_p50")),
+            "relay batch p99": _growth(rb.get("batch_ms_p99"), ra.get("batch_ms_p99")),
+            "relay CPU per event": _growth(rb.get("cpu_ms_per_1000"), ra.get("cpu_ms_per_1000")),
+        }
+        if rb.get("relay_events_per_s") and ra.get("relay_events_per_s"):
+            # Fewer events per second is a slower relay: report it as growth of the time per event.
+            growth["relay time per event"] = rb["relay_events_per_s"] / ra["relay_events_per_s"] - 1
+        result["growth"] = growth
     result["targets"] = targets(result)
     report.write_json(result, run_dir / "result.json")
-    report.plot(result, bench.series, run_dir / "plot.png")
+    report.plot(result, result.get("series") or {}, run_dir / "plot.png")
     print(report.table(result))
-    print(f"\n{run_dir / 'result.json'}\n{run_dir / 'plot.png'}\n(run took {result['duration_seconds']:.0f}s)")
-    return 0
+    print(f"\n{run_dir / 'result.json'}\n{run_dir / 'plot.png'}")
 
 
 if __name__ == "__main__":
