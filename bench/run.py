@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -538,6 +539,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM (or SIGINT in the background) ends the run through the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.report_from:
         past = json.loads(args.report_from.read_text())
         finish(past, args.report_from.resolve().parent)
