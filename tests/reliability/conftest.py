@@ -1,0 +1,242 @@
+"""Fixtures of the reliability suite (marker ``reliability``; run it on its own:
+``bin/test tests/reliability -m reliability``).
+
+The suite owns its broker: a Redis server started here, on a free port, that tests stop, kill
+and start again. The test process's Celery app and settings are pointed at it for the duration
+of the package (and back afterwards), and every worker and relay process gets its URL. The
+workers (one per queue) and the relay live as long as consecutive tests need the same kind of
+system; a test that fails takes them down at once (before the database is flushed) and the next
+test starts a fresh set.
+
+At the end of the session the report (tests/reliability/report.py) is printed and written to
+var/reliability-report.json.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from django.db import connection
+
+from tests.conftest import REPO, purge_queues, wait_until
+from tests.reliability.harness import OwnRedis, System, broker_url_in_use, open_deliveries_in_broker, use_broker
+from tests.reliability.report import Report, Row
+from tests.reliability.shop import Shop, assert_consistent, counts, open_shop, settled
+
+REPORT = pytest.StashKey[Report]()
+FAILED = pytest.StashKey[bool]()
+REPORT_PATH = REPO / "var" / "reliability-report.json"
+
+T = TypeVar("T")
+
+
+def repeats() -> int:
+    """RELIABILITY_REPEATS=n runs every timing n times, each with its own seed (default 1)."""
+    return max(1, int(os.environ.get("RELIABILITY_REPEATS", "1")))
+
+
+def timings(base: list[T]) -> list[T]:
+    """The timings of a fault, repeated RELIABILITY_REPEATS times with other seeds."""
+    return [replace(t, seed=t.seed + 1000 * r) for r in range(repeats()) for t in base]  # type: ignore[type-var]
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[REPORT] = Report()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    report = config.stash.get(REPORT, None)
+    if report is None or not report.rows:
+        return
+    terminalreporter.section("reliability report")
+    terminalreporter.write_line(report.table())
+    report.write_json(REPORT_PATH)
+    terminalreporter.write_line(f"(written to {REPORT_PATH.relative_to(REPO)})")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    if report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+# --- the broker and the processes -------------------------------------------------------------
+
+
+@pytest.fixture(scope="package")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path_factory.mktemp("reliability-redis"))
+    server.start()
+    with use_broker(server.url):
+        assert f"127.0.0.1:{server.port}/" in broker_url_in_use(), "the test process must send to the suite's Redis"
+        yield server
+    server.stop()
+
+
+class Systems:
+    """The running system, replaced when a test needs another kind or the last test failed."""
+
+    def __init__(self, broker: OwnRedis, root: Path) -> None:
+        self.broker = broker
+        self.root = root
+        self.current: System | None = None
+        self.started = 0
+
+    def get(self, kind: str) -> System:
+        if self.current is not None and self.current.kind != kind:
+            self.discard()
+        if not self.broker.running:
+            self.broker.start()
+        if self.current is None:
+            purge_queues(self.broker.client())
+            self.started += 1
+            self.current = System(kind=kind, broker=self.broker, root=self.root / f"{self.started}-{kind}").start()
+        return self.current
+
+    def discard(self) -> None:
+        if self.current is not None:
+            self.current.stop()
+            self.current = None
+        if self.broker.running:
+            purge_queues(self.broker.client())
+
+
+@pytest.fixture(scope="package")
+def systems(django_db_setup: None, own_redis: OwnRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systems]:
+    pool = Systems(own_redis, tmp_path_factory.mktemp("reliability-systems"))
+    yield pool
+    pool.discard()
+
+
+@pytest.fixture
+def system(request: pytest.FixtureRequest, systems: Systems, transactional_db: None) -> Iterator[System]:
+    """The workers (one per queue) and relays of this module's kind (module attribute SYSTEM:
+    "production", the default, or "relay-only"), all alive and idle, with an empty broker."""
+    running = systems.get(getattr(request.module, "SYSTEM", "production"))
+    running.ensure_workers()
+    running.stop_extra_relays()
+    purge_queues(running.broker.client())
+    running.reset_observations()
+    running.baseline = running.metrics()
+    yield running
+    if request.node.stash.get(FAILED, False):
+        # Down at once, before the database is flushed: nothing of this test may leak into the next.
+        systems.discard()
+    else:
+        running.stop_extra_relays()
+
+
+@pytest.fixture
+def shop(system: System) -> Shop:
+    """The shop, open: products known to orders, customers known to notifications."""
+    return open_shop()
+
+
+# --- finishing a run: wait until quiet, check everything, report -------------------------------
+
+
+@dataclass
+class Finish:
+    """Ends a test run: waits until the system is quiet, checks every invariant, adds a report row."""
+
+    request: pytest.FixtureRequest
+    system: System
+    report: Report
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(
+        self,
+        shop: Shop,
+        *,
+        fault: str,
+        timing: str,
+        fault_ended_at: float,
+        pump: Callable[[], bool] | None = None,
+        timeout: float = 120.0,
+    ) -> Row:
+        """``pump``: the test's own sending, called while waiting; True once it holds nothing back."""
+        client = self.system.broker.client()
+
+        def quiet() -> bool:
+            drained = pump() if pump is not None else True
+            return drained and settled() and open_deliveries_in_broker(client) == 0
+
+        wait_until(quiet, timeout=timeout, interval=0.1, what="every order ended, delivery processed, broker empty")
+        converged = round(time.monotonic() - fault_ended_at, 2)
+        metrics = self.system.metrics()
+        metrics.subtract(self.system.baseline)
+        numbers = counts(shop)
+        if numbers["unrecorded_sends"]:
+            self.details["unrecorded_sends"] = numbers["unrecorded_sends"]
+        kills = self.system.kills
+        if kills:
+            self.details["kills"] = len(kills)
+            self.details["kills_in_flight"] = sum(k.in_flight for k in kills)
+        cut = cut_email_attempts(self.system)
+        if cut:
+            self.details["email_attempts_cut"] = cut
+        row = Row(
+            test=self.request.node.name,
+            fault=fault,
+            timing=timing,
+            database=connection.vendor,
+            sent=numbers["sent"],
+            processed=numbers["processed"],
+            retried=int(metrics["retried"]),
+            dead_lettered=numbers["dead_lettered"],
+            duplicates=int(metrics["duplicate"]),
+            converge_seconds=converged,
+            stream_seconds=shop.stream_seconds,
+            details=self.details,
+        )
+        self.report.add(row)
+        try:
+            stats = assert_consistent(shop, self.system.emails(), crash_resent_emails=cut)
+        except BaseException:
+            row.details["invariants"] = "FAILED"
+            raise
+        row.orders, row.emails = stats["orders"], stats["emails"]
+        if stats["emails_resent"]:
+            row.details["emails_resent"] = stats["emails_resent"]
+        return row
+
+
+EMAIL_HANDLERS = (
+    "notifications.tell_customer_order_confirmed",
+    "notifications.tell_customer_order_failed",
+    "notifications.send_new_article_email",
+)
+
+
+def cut_email_attempts(system: System) -> int:
+    """Attempts of a notifications handler that may have been cut after the mail server took
+    the email and before the commit (the at-least-once window of notifications/services.py): each
+    may have sent one email that the retry sends again. Counted from this test's kills and logs:
+    a kill of the notifications worker; a handler terminated on broker connection loss
+    (CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS); an email handler that failed
+    after it had a database connection (not at connecting, not waiting for SQLite's lock)."""
+    log = system.logs_since_reset("worker-notifications-*.log")
+    cut = sum(1 for k in system.kills if k.queue == "notifications") + log.count("Terminating it instead")
+    return cut + sum(1 for line in log.splitlines() if _email_attempt_failed_midway(line))
+
+
+def _email_attempt_failed_midway(line: str) -> bool:
+    retried = "failed (attempt" in line and any(f"Handler {h} failed" in line for h in EMAIL_HANDLERS)
+    before_anything = "connection failed" in line or "database is locked" in line
+    return retried and not before_anything
+
+
+@pytest.fixture
+def finish(request: pytest.FixtureRequest, system: System) -> Finish:
+    return Finish(request=request, system=system, report=request.config.stash[REPORT])

@@ -1,0 +1,437 @@
+"""The processes of the reliability suite and what they count.
+
+- ``OwnRedis``: a redis-server of this suite alone (the binary and flags of bin/embedded_redis.py:
+  append-only file, fsync every second), which the tests stop, kill and start again.
+- ``use_broker``: points the test process's Celery app (and settings) at that Redis.
+- ``System``: one real ``celery worker`` per queue, plus relay processes, on the test database
+  and that Redis, with the metrics and emails of every process written where the test reads them.
+- ``database_unavailable``: the database refuses work for a while (PostgreSQL: connections
+  refused and the open ones terminated; SQLite: another process holds the write lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import importlib.util
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.test import override_settings
+from kombu import pools
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from tests.conftest import REPO, WorkerProcess, test_database_url
+
+# One worker per queue, as deployed (docs/operations.md); users and articles consume nothing today.
+QUEUES = ("orders", "inventory", "users", "notifications", "articles", "publishing", "messaging")
+
+# Scaled-down production timings, so that a fault is repaired within a test (production values in
+# project/settings.py and docs/messaging.md). A worker SIGKILLed with a message in hand gets it
+# back after the visibility timeout; the relay re-sends what was sent but not processed after
+# MESSAGING_REDELIVER_AFTER; transient faults are retried long enough to outlast every outage here.
+BASE_ENV = {
+    "DJANGO_SETTINGS_MODULE": "tests.reliability.worker_settings",
+    "CELERY_WORKER_SEND_TASK_EVENTS": "0",
+    "CELERY_VISIBILITY_TIMEOUT": "6",
+    "MESSAGING_MAX_ATTEMPTS": "40",
+    "MESSAGING_RETRY_BACKOFF": "0.2",
+    "MESSAGING_RETRY_BACKOFF_MAX": "1.5",
+    "MESSAGING_REDELIVER_AFTER": "10",
+    # SQLite only: a held write lock makes handlers fail after 2 s ("database is locked") instead
+    # of waiting 30 s, so the database outage test sees retries (tests/reliability/worker_settings.py).
+    "RELIABILITY_SQLITE_BUSY_TIMEOUT": "2",
+    "LOG_LEVEL": "INFO",
+    "PYTHONUNBUFFERED": "1",  # every line reaches the log, even from a process about to be SIGKILLed
+}
+
+
+def _embedded_redis() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("embedded_redis", REPO / "bin" / "embedded_redis.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class OwnRedis:
+    """A Redis server only this suite uses, on a free port, with its data (AOF) in ``data_dir``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._tool = _embedded_redis()
+        self.data_dir = data_dir
+        self.port: int = self._tool.free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = self._tool.redis_argv(self._tool.find_redis_server(), self.port, self.data_dir)
+        with (self.data_dir / "redis.log").open("ab") as out:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + 15
+        while not self._tool.ping(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Redis did not start on port {self.port}: see {self.data_dir / 'redis.log'}")
+            time.sleep(0.02)
+
+    def stop(self, *, hard: bool = False) -> None:
+        """SIGTERM (Redis writes its AOF and exits) or SIGKILL (it loses up to a second of writes)."""
+        if self.running:
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
+            self.proc.wait(timeout=15)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+
+def _point_celery_at(url: str) -> None:
+    from project.celery import app
+
+    app.conf.broker_url = url
+    # Close and forget every kombu pool (the registry would hand back a closed one for a URL seen
+    # before); the app rebuilds its connection and producer pools for the new URL on next use.
+    pools.reset()
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
+@contextmanager
+def use_broker(url: str) -> Iterator[None]:
+    """Send this process's Celery messages to ``url`` (settings and the cached Celery pools)."""
+    from project.celery import app
+
+    previous = app.conf.broker_url
+    with override_settings(CELERY_BROKER_URL=url, REDIS_URL=url):
+        _point_celery_at(url)
+        try:
+            yield
+        finally:
+            _point_celery_at(previous)
+
+
+def broker_url_in_use() -> str:
+    from project.celery import app
+
+    with app.connection_for_write() as conn:
+        return conn.as_uri(include_password=False)
+
+
+@dataclass
+class Relay:
+    """A ``manage.py relay_outbox --loop`` process."""
+
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    # The real command, or tests.reliability.lingering_relay (the same, lingering between send and commit).
+    argv: tuple[str, ...] = ("manage.py", "relay_outbox", "--loop", "--interval", "0.2")
+
+    def start(self) -> Relay:
+        self.proc = subprocess.Popen(
+            [sys.executable, *self.argv],
+            cwd=REPO,
+            env=self.env,
+            stdout=self.log_path.open("a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill_hard(self) -> None:
+        if self.alive:
+            assert self.proc is not None
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.alive:
+            assert self.proc is not None
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the loop finishes its sweep and exits
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill_hard()
+
+
+@dataclass
+class KillRecord:
+    queue: str
+    how: str  # "worker" (main process and pool child) or "pool child"
+    in_flight: bool  # a task was received and had not finished when the signal was sent
+
+
+class System:
+    """One worker process per queue (and relays) on the test database and the suite's Redis.
+
+    ``kind`` is "production" (events sent right after commit, one relay as a safety net) or
+    "relay-only" (nothing is sent on commit: only relays, or the test, send the outbox).
+    """
+
+    def __init__(self, *, kind: str, broker: OwnRedis, root: Path) -> None:
+        self.kind = kind
+        self.broker = broker
+        self.root = root
+        self.metrics_dir = root / "metrics"
+        self.email_dir = root / "emails"
+        self.log_dir = root / "logs"
+        for folder in (self.metrics_dir, self.email_dir, self.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            **BASE_ENV,
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": broker.url,
+            "CELERY_BROKER_URL": broker.url,
+            "TESTAPP_STATE_DIR": settings.TESTAPP_STATE_DIR,
+            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
+            "RELIABILITY_EMAIL_DIR": str(self.email_dir),
+        }
+        if kind == "relay-only":
+            self.env["MESSAGING_SEND_ON_COMMIT"] = "false"
+        self.workers: dict[str, WorkerProcess] = {}
+        self.relays: list[Relay] = []
+        self._incarnations: Counter[str] = Counter()
+        self.kills: list[KillRecord] = []
+        self.baseline: Counter[str] = Counter()  # the metrics when the current test started
+        self._log_marks: dict[Path, int] = {}
+
+    # --- workers --------------------------------------------------------------------------
+
+    def start(self) -> System:
+        for queue in QUEUES:
+            self.start_worker(queue, wait=False)
+        for worker in self.workers.values():
+            worker.wait_ready(timeout=90)
+        if self.kind == "production":
+            self.start_relay()
+        return self
+
+    def start_worker(self, queue: str, *, wait: bool = True, env: dict[str, str] | None = None) -> WorkerProcess:
+        self._incarnations[queue] += 1
+        worker = WorkerProcess(
+            queues=[queue],
+            env={**self.env, **(env or {})},
+            log_path=self.log_dir / f"worker-{queue}-{self._incarnations[queue]}.log",
+        )
+        self.workers[queue] = worker
+        return worker.start(wait=wait)
+
+    def worker_alive(self, queue: str) -> bool:
+        proc = self.workers[queue].proc
+        return proc is not None and proc.poll() is None
+
+    def ensure_workers(self) -> None:
+        """Start again any worker that is not running, and wait until every worker is ready."""
+        for queue in QUEUES:
+            if not self.worker_alive(queue):
+                self.start_worker(queue, wait=False)
+        for worker in self.workers.values():
+            worker.wait_ready(timeout=90)
+
+    def stop_worker(self, queue: str) -> None:
+        """A warm shutdown (SIGTERM): the worker finishes its task and gives back what it holds."""
+        self.workers[queue].stop()
+
+    def kill_worker(self, queue: str) -> KillRecord:
+        """SIGKILL the worker's main process and pool child together, as a lost host would."""
+        in_flight = _task_in_flight(self.workers[queue].log())
+        self.workers[queue].kill_hard()
+        record = KillRecord(queue, "worker", in_flight)
+        self.kills.append(record)
+        return record
+
+    def kill_pool_child(self, queue: str) -> KillRecord | None:
+        """SIGKILL the pool process running the handlers, as the OOM killer would."""
+        proc = self.workers[queue].proc
+        assert proc is not None
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        try:
+            pids = [int(p) for p in children.read_text().split()]
+        except (OSError, ValueError):
+            pids = []
+        if not pids:
+            return None
+        in_flight = _task_in_flight(self.workers[queue].log())
+        try:
+            os.kill(pids[0], signal.SIGKILL)
+        except ProcessLookupError:
+            return None
+        record = KillRecord(queue, "pool child", in_flight)
+        self.kills.append(record)
+        return record
+
+    def freeze_worker(self, queue: str) -> None:
+        """SIGSTOP the worker (main process and pool child): a consumer stuck, holding its message."""
+        proc = self.workers[queue].proc
+        assert proc is not None
+        os.killpg(proc.pid, signal.SIGSTOP)
+
+    def thaw_worker(self, queue: str) -> None:
+        proc = self.workers[queue].proc
+        assert proc is not None
+        os.killpg(proc.pid, signal.SIGCONT)
+
+    def worker_logs(self, queue: str) -> str:
+        return "".join(p.read_text() for p in sorted(self.log_dir.glob(f"worker-{queue}-*.log")))
+
+    # --- relays ---------------------------------------------------------------------------
+
+    def start_relay(self, env: dict[str, str] | None = None, *, lingering: bool = False) -> Relay:
+        relay = Relay(env={**self.env, **(env or {})}, log_path=self.log_dir / f"relay-{len(self.relays) + 1}.log")
+        if lingering:
+            relay.argv = ("-m", "tests.reliability.lingering_relay")
+        self.relays.append(relay.start())
+        return relay
+
+    def stop_extra_relays(self) -> None:
+        """Back to the kind's relays: one for "production", none for "relay-only"."""
+        keep = 1 if self.kind == "production" else 0
+        for relay in self.relays[keep:]:
+            relay.stop()
+        self.relays = self.relays[:keep]
+        for relay in self.relays:
+            if not relay.alive:
+                relay.start()
+
+    # --- the whole system -----------------------------------------------------------------
+
+    def stop(self) -> None:
+        for relay in self.relays:
+            relay.kill_hard()
+        for worker in self.workers.values():
+            if worker.proc and worker.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(worker.proc.pid, signal.SIGCONT)  # a frozen one cannot die otherwise
+                worker.kill_hard()
+
+    def reset_observations(self) -> None:
+        """Forget the emails and kills of earlier tests, and mark where the logs are (metrics are
+        compared with a snapshot instead)."""
+        for path in self.email_dir.iterdir():
+            path.unlink()
+        self.kills = []
+        self._log_marks = {path: path.stat().st_size for path in self.log_dir.glob("*.log")}
+
+    def logs_since_reset(self, pattern: str = "*.log") -> str:
+        """What the matching logs (worker-<queue>-<n>.log, relay-<n>.log) said during this test."""
+        texts = []
+        for path in sorted(self.log_dir.glob(pattern)):
+            with path.open("rb") as f:
+                f.seek(self._log_marks.get(path, 0))
+                texts.append(f.read().decode(errors="replace"))
+        return "".join(texts)
+
+    def metrics(self) -> Counter[str]:
+        """Counters every worker and relay process wrote (killed ones included)."""
+        # A process killed while it created its file leaves it empty: nothing to read there.
+        files = [str(p) for p in self.metrics_dir.glob("*.db") if p.stat().st_size >= 8]
+        totals: Counter[str] = Counter()
+        for metric in MultiProcessCollector.merge(files, accumulate=True):
+            for sample in metric.samples:
+                if sample.name == "messaging_deliveries_handled_total":
+                    totals[sample.labels["outcome"]] += sample.value
+                elif sample.name == "messaging_deliveries_retried_total":
+                    totals["retried"] += sample.value
+        return totals
+
+    def emails(self) -> Counter[tuple[str, str]]:
+        """(to, subject) of every email the workers sent, counted (the file backend's files)."""
+        sent: Counter[tuple[str, str]] = Counter()
+        separator = b"-" * 79
+        for path in self.email_dir.glob("*.log"):
+            for raw in path.read_bytes().split(separator):
+                if raw.strip():
+                    message = email.message_from_bytes(raw.strip(), policy=email.policy.default)
+                    sent[(str(message["To"]), str(message["Subject"]))] += 1
+        return sent
+
+
+def _task_in_flight(log: str) -> bool:
+    """Did the worker's log show a task received and not finished (succeeded, retried or failed)?"""
+    received = log.count("] received")
+    finished = sum(log.count(word) for word in ("] succeeded in", "] retry:", "] raised unexpected"))
+    return received > finished
+
+
+def open_deliveries_in_broker(client: redis.Redis) -> int:
+    """Messages waiting in the suite's Redis: in a queue, or handed out and not acknowledged."""
+    waiting = sum(
+        client.llen(key)
+        for name in settings.MESSAGING_QUEUES
+        for key in client.scan_iter(match=f"{name}*")
+        if client.type(key) == b"list"
+    )
+    return waiting + client.hlen("unacked")
+
+
+# --- the database refusing work -------------------------------------------------------------
+
+
+@contextmanager
+def database_unavailable() -> Iterator[str]:
+    """While inside, the test database refuses the other processes' work.
+
+    PostgreSQL: no new connection is allowed (``ALLOW_CONNECTIONS false``) and every other open
+    connection to it is terminated; this process keeps its own. SQLite: another connection holds
+    the write lock (``BEGIN EXCLUSIVE``), so every transaction of the workers (IMMEDIATE) fails with
+    "database is locked" once their busy timeout passes.
+    """
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        s = connection.settings_dict
+        name = s["NAME"]
+        own_pid = connection.cursor().connection.info.backend_pid
+        admin = psycopg.connect(
+            host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"], password=s["PASSWORD"] or None,
+            dbname="postgres", autocommit=True,
+        )  # fmt: skip
+        try:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
+                [name, own_pid],
+            )
+            yield "postgresql: connections refused, open ones terminated"
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            admin.close()
+    else:
+        lock = sqlite3.connect(connection.settings_dict["NAME"], timeout=30, isolation_level=None)
+        try:
+            lock.execute("BEGIN EXCLUSIVE")
+            yield "sqlite: write lock held by another process"
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
