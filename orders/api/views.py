@@ -21,14 +21,15 @@ from orders.api.serializers import (
     OrderTimelineSerializer,
 )
 from orders.models import Order
+from project.api.filters import UtcIsoDateTimeFilter
 from project.api.throttling import OrderPlacementRateThrottle
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class OrderFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Order

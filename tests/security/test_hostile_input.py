@@ -189,3 +189,21 @@ def test_every_list_in_every_request_body_of_the_schema_has_a_maximum_length() -
                     request_components.add(nested_name)
     assert seen >= {"OrderPlace", "OrderLineInput", "Register", "Preferences"}
     assert unbounded == []
+
+
+# --- Query values every database must survive ------------------------------------------------------
+
+
+def test_a_date_filter_with_an_offset_postgresql_refuses_is_answered_not_a_500(alice: APIClient) -> None:
+    """Found by schemathesis on PostgreSQL: "time zone displacement out of range" was a 500."""
+    response = alice.get(
+        ORDERS, {"created_after": "0044-02-08T14:34:13.175-20:14", "created_before": "2999-01-01T00:00Z"}
+    )
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+
+
+def test_a_date_filter_that_leaves_the_calendar_in_utc_is_a_400(alice: APIClient) -> None:
+    response = alice.get(ORDERS, {"created_after": "0001-01-01T00:00:00+05:00"})
+    body = problem(response, status=400, type="validation")
+    assert body["errors"] == {"created_after": ["Out of range once converted to UTC."]}
