@@ -67,15 +67,17 @@ def _mb(value: int | None) -> str:
     return "-" if value is None else f"{value / 2**20:.0f}"
 
 
-def table(result: dict[str, Any]) -> str:
-    """The human summary: one column per variant, then the growth, memory, queries and ratios."""
+def _columns(result: dict[str, Any]) -> list[tuple[str, str]]:
     cols = [("baseline", "raw Celery chain"), ("service", "product: services"), ("http", "product: HTTP API")]
     if result.get("prefilled"):
         cols.append(("prefilled", f"services, {result['prefilled']['rows']:,} old rows"))
-    phases = result["phases"]
-    lines: list[str] = []
-    head = f"{'':34}" + "".join(f"{title:>26}" for _, title in cols)
-    lines += [head, "-" * len(head)]
+    return cols
+
+
+def grid(result: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The main figures: (label, one cell per column of _columns)."""
+    cols, phases = _columns(result), result["phases"]
+    rows: list[tuple[str, list[str]]] = []
 
     def row(label: str, getter: Any) -> None:
         cells = []
@@ -84,7 +86,7 @@ def table(result: dict[str, Any]) -> str:
                 cells.append(getter(phases[key]))
             except (KeyError, TypeError):
                 cells.append("-")
-        lines.append(f"{label:34}" + "".join(f"{c:>26}" for c in cells))
+        rows.append((label, cells))
 
     row("saturation: placed", lambda p: _f(p["saturation"]["placed"], "{:,}"))
     row("saturation: orders/s (all work)", lambda p: _f(p["saturation"]["throughput_per_s"]))
@@ -116,11 +118,21 @@ def table(result: dict[str, Any]) -> str:
     )
     row(
         "outcomes (saturation)", lambda p: ", ".join(f"{k} {v}" for k, v in sorted(p["saturation"]["outcomes"].items()))
-    )  # noqa: E501
+    )
+    return rows
 
+
+def table(result: dict[str, Any]) -> str:
+    """The human summary: one column per variant, then the growth, memory, queries and ratios."""
+    cols = _columns(result)
+    lines: list[str] = []
+    head = f"{'':38}" + "".join(f"{title:>26}" for _, title in cols)
+    lines += [head, "-" * len(head)]
+    for label, cells in grid(result):
+        lines.append(f"{label:38}" + "".join(f"{c:>26}" for c in cells))
     lines.append("")
     lines.append("Peak RSS (MB): " + ", ".join(f"{k} {_mb(v)}" for k, v in sorted(result["memory_peak_rss"].items())))
-    cpu = phases.get("service", {}).get("saturation", {}).get("cpu", {}).get("ms_per_order", {})
+    cpu = result["phases"].get("service", {}).get("saturation", {}).get("cpu", {}).get("ms_per_order", {})
     if cpu:
         lines.append(
             "CPU ms per order (services, saturation): "
@@ -162,6 +174,13 @@ def table(result: dict[str, Any]) -> str:
         f"product/baseline CPU per order = {_f(r['cpu_per_order'], '{:.2f}')}"
     )
     return "\n".join(lines)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The main figures as a Markdown table (for docs/performance.md)."""
+    out = ["| | " + " | ".join(title for _, title in _columns(result)) + " |", "|---|" + "---|" * len(_columns(result))]
+    out += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in grid(result)]
+    return "\n".join(out)
 
 
 def write_json(result: dict[str, Any], path: Path) -> None:

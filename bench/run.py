@@ -544,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_from:
         past = json.loads(args.report_from.read_text())
         finish(past, args.report_from.resolve().parent)
+        print("\n" + report.markdown(past))
         return 0
     began = time.time()
     base_url = os.environ.get("DATABASE_URL")
