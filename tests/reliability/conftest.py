@@ -15,6 +15,7 @@ var/reliability-report.json.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ from django.db import connection
 from tests.conftest import REPO, purge_queues, wait_until
 from tests.reliability.harness import OwnRedis, System, broker_url_in_use, open_deliveries_in_broker, use_broker
 from tests.reliability.report import Report, Row
-from tests.reliability.shop import Shop, assert_consistent, counts, open_shop, settled
+from tests.reliability.shop import CutAttempts, Shop, assert_consistent, counts, open_shop, settled
 
 REPORT = pytest.StashKey[Report]()
 FAILED = pytest.StashKey[bool]()
@@ -185,7 +186,7 @@ class Finish:
             self.details["kills_in_flight"] = sum(k.in_flight for k in kills)
         cut = cut_email_attempts(self.system)
         if cut:
-            self.details["email_attempts_cut"] = cut
+            self.details["email_attempts_cut"] = cut.blind + sum(cut.failed.values())
         row = Row(
             test=self.request.node.name,
             fault=fault,
@@ -202,7 +203,7 @@ class Finish:
         )
         self.report.add(row)
         try:
-            stats = assert_consistent(shop, self.system.emails(), crash_resent_emails=cut)
+            stats = assert_consistent(shop, self.system.emails(), cut=cut)
         except BaseException:
             row.details["invariants"] = "FAILED"
             raise
@@ -217,26 +218,27 @@ EMAIL_HANDLERS = (
     "notifications.tell_customer_order_failed",
     "notifications.send_new_article_email",
 )
+EVENT_ID = re.compile(r"\bevent_id=([0-9a-f-]{36})\b")
 
 
-def cut_email_attempts(system: System) -> int:
-    """Attempts of a notifications handler that may have been cut after the mail server took
-    the email and before the commit (the at-least-once window of notifications/services.py): each
-    may have sent one email that the retry sends again. Counted from this test's kills and logs:
-    a kill of the notifications worker; a handler terminated on broker connection loss
-    (CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS); an email handler that failed
-    after it had a database connection (not at connecting, not waiting for SQLite's lock)."""
+def cut_email_attempts(system: System) -> CutAttempts:
+    """This test's attempts of the email-sending handlers that did not commit (see CutAttempts):
+    from the notifications workers' logs (a failed attempt names its event; a handler terminated
+    on broker connection loss by CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS does
+    not) and from the kills of the notifications worker."""
     log = system.logs_since_reset("worker-notifications-*.log")
-    cut = sum(1 for k in system.kills if k.queue == "notifications") + log.count("Terminating it instead")
-    return cut + sum(1 for line in log.splitlines() if _email_attempt_failed_midway(line))
-
-
-def _email_attempt_failed_midway(line: str) -> bool:
-    retried = "failed (attempt" in line and any(f"Handler {h} failed" in line for h in EMAIL_HANDLERS)
-    before_anything = "connection failed" in line or "database is locked" in line
-    return retried and not before_anything
+    cut = CutAttempts(blind=sum(1 for k in system.kills if k.queue == "notifications"))
+    cut.blind += log.count("Terminating it instead")
+    for line in log.splitlines():
+        if "failed (attempt" in line and any(f"Handler {h} failed" in line for h in EMAIL_HANDLERS):
+            found = EVENT_ID.search(line)
+            if found:
+                cut.failed[found.group(1)] += 1
+    return cut
 
 
 @pytest.fixture
 def finish(request: pytest.FixtureRequest, system: System) -> Finish:
+    """``finish(shop, fault=..., timing=..., fault_ended_at=...)`` ends the test; ``finish.details``
+    takes what the test wants in its report row."""
     return Finish(request=request, system=system, report=request.config.stash[REPORT])

@@ -27,7 +27,7 @@ from django.utils import timezone
 from project.messaging.models import Delivery
 from project.messaging.relay import delivery_message, send_messages
 from tests.conftest import wait_until
-from tests.reliability.conftest import timings
+from tests.reliability.conftest import repeats, timings
 from tests.reliability.harness import Relay, System
 from tests.reliability.shop import open_shop, run_stream
 
@@ -59,7 +59,7 @@ class RelayTiming:
 RELAY_TIMINGS = timings(
     [
         RelayTiming(seed=71, kills=2, batch_size=5, aim="window"),
-        RelayTiming(seed=73, kills=3, batch_size=2, aim="random"),
+        RelayTiming(seed=73, kills=2, batch_size=2, aim="random"),
     ]
 )
 LINGER = 0.3  # seconds a relay's first batch waits between send and commit (tests/reliability/lingering_relay.py)
@@ -95,6 +95,7 @@ def test_relays_killed_mid_batch_and_two_at_once_send_every_delivery_and_each_is
     rng = random.Random(timing.seed)
     kill_before = set(rng.sample(range(4, 28, 4), timing.kills))
     last_kill = time.monotonic()
+    killed_sending: set[int] = set()  # relays killed with a batch sent and not committed
 
     def batch_in_window() -> Relay | None:
         pids = {r.proc.pid: r for r in relays if r.alive and r.proc is not None}
@@ -117,6 +118,7 @@ def test_relays_killed_mid_batch_and_two_at_once_send_every_delivery_and_each_is
             # Both relays send the backlog in batches; kill one while it is at it.
             if timing.aim == "window":
                 victim = wait_until(batch_in_window, timeout=30, interval=0.002, what="a relay to send a batch")
+                killed_sending.add(relays.index(victim))
             else:
                 wait_until(lambda: pending() < backlog, timeout=30, interval=0.005, what="a relay to start sending")
                 time.sleep(rng.uniform(0, 0.05))
@@ -126,10 +128,11 @@ def test_relays_killed_mid_batch_and_two_at_once_send_every_delivery_and_each_is
             last_kill = time.monotonic()
 
     run_stream(shop, seed=timing.seed, before_step=fault)
-    senders = [sent_by(r) for r in relays]
+    senders = [sent_by(r) for r in relays]  # batches of completed sweeps (a killed one logs nothing)
     finish.details.update(sent_by_each_relay=senders)
     row = finish(shop, fault="relay SIGKILL, 2 relays", timing=str(timing), fault_ended_at=last_kill)
-    assert all(n > 0 for n in senders), f"both relays sent deliveries: {senders}"
+    sending = {i for i, n in enumerate(senders) if n > 0} | killed_sending
+    assert sending == {0, 1}, f"both relays sent deliveries: {senders}, killed while sending: {killed_sending}"
     # A batch is marked sent, in the transaction that claimed it, only after the broker took it:
     # no row counts two sends, and the only extra copies are those of batches a relay was killed
     # with (sent, not committed, so claimed and sent again by a relay). A row of such a batch may
@@ -137,7 +140,11 @@ def test_relays_killed_mid_batch_and_two_at_once_send_every_delivery_and_each_is
     assert max(Delivery.objects.values_list("send_count", flat=True)) == 1
     assert row.duplicates <= timing.kills * timing.batch_size
     if timing.aim == "window":
-        assert row.duplicates >= timing.kills, "each relay killed after sending left its batch to be sent again"
+        # Each batch a relay was killed with reached the workers anyway. Its rows, pending again
+        # after the rollback, were either sent again by a relay (a duplicate, dropped by the inbox)
+        # or marked processed by their handler first (processed with send_count 0).
+        unrecorded = Delivery.objects.filter(send_count=0, status=Delivery.Status.PROCESSED).count()
+        assert row.duplicates + unrecorded >= timing.kills, (row.duplicates, unrecorded)
 
 
 # --- every message twice, out of order ------------------------------------------------------
@@ -191,7 +198,10 @@ class ChaosTiming:
         return f"every message twice, held 0-3 rounds, {self.order}d, seed {self.seed}"
 
 
-CHAOS_TIMINGS = timings([ChaosTiming(seed=81, order="shuffle")])
+# Reversed rounds only in deeper runs (RELIABILITY_REPEATS > 1): the CI budget holds one run.
+CHAOS_TIMINGS = timings([ChaosTiming(seed=81, order="shuffle")]) + (
+    [ChaosTiming(seed=82 + 1000 * r, order="reverse") for r in range(repeats())] if repeats() > 1 else []
+)
 
 
 @pytest.mark.parametrize("timing", CHAOS_TIMINGS, ids=str)
