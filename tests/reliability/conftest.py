@@ -186,7 +186,7 @@ class Finish:
             self.details["kills_in_flight"] = sum(k.in_flight for k in kills)
         cut = cut_email_attempts(self.system)
         if cut:
-            self.details["email_attempts_cut"] = cut.blind + sum(cut.failed.values())
+            self.details["email_attempts_not_committed"] = cut.blind + sum(cut.failed.values())
         row = Row(
             test=self.request.node.name,
             fault=fault,

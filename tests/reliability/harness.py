@@ -428,9 +428,20 @@ def database_unavailable() -> Iterator[str]:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             admin.close()
     else:
-        lock = sqlite3.connect(connection.settings_dict["NAME"], timeout=30, isolation_level=None)
+        lock = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
         try:
-            lock.execute("BEGIN EXCLUSIVE")
+            # SQLite's busy handler sleeps ever longer between tries and would get the lock only
+            # once the workers are idle; trying every half millisecond takes it between two of
+            # their transactions, while the messages of the last step are still on their way.
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    lock.execute("BEGIN EXCLUSIVE")
+                    break
+                except sqlite3.OperationalError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.0005)
             yield "sqlite: write lock held by another process"
         finally:
             lock.execute("ROLLBACK")

@@ -34,8 +34,8 @@ class Row:
 
 
 COLUMNS = (
-    ("fault", 22),
-    ("timing", 30),
+    ("fault", 24),
+    ("timing", 48),
     ("db", 6),
     ("sent", 5),
     ("processed", 9),
