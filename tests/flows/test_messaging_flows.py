@@ -81,8 +81,9 @@ def test_the_same_message_delivered_twice_by_the_broker_changes_state_once(worke
     from project.messaging.relay import delivery_message
 
     send_messages([(delivery.queue, delivery_message(delivery))] * 2)
-    wait_until(lambda: "duplicate" in workers["testapp"].log(), what="the duplicates to be acknowledged")
+    wait_until(lambda: workers["testapp"].log().count("succeeded") >= 3, what="both duplicates to be acknowledged")
     assert workers["testapp"].log().count("succeeded") == 3
+    assert workers["testapp"].log().count("succeeded in") == 3 and "'duplicate'" in workers["testapp"].log()
     assert tally("TWICE") == 5
     assert InboxRecord.objects.count() == 1
 
