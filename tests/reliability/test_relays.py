@@ -128,9 +128,9 @@ def test_relays_killed_mid_batch_and_two_at_once_send_every_delivery_and_each_is
             last_kill = time.monotonic()
 
     run_stream(shop, seed=timing.seed, before_step=fault)
-    senders = [sent_by(r) for r in relays]  # batches of completed sweeps (a killed one logs nothing)
-    finish.details.update(sent_by_each_relay=senders)
     row = finish(shop, fault="relay SIGKILL, 2 relays", timing=str(timing), fault_ended_at=last_kill)
+    senders = [sent_by(r) for r in relays]  # batches of completed sweeps (a killed one logs nothing)
+    row.details.update(sent_by_each_relay=senders)
     sending = {i for i, n in enumerate(senders) if n > 0} | killed_sending
     assert sending == {0, 1}, f"both relays sent deliveries: {senders}, killed while sending: {killed_sending}"
     # A batch is marked sent, in the transaction that claimed it, only after the broker took it:
