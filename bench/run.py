@@ -510,9 +510,9 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller counts and shorter runs (about 2 minutes)")
-    parser.add_argument("--orders", type=int, help="orders per saturation run (default 400; --quick 60)")
+    parser.add_argument("--orders", type=int, help="orders per saturation run (default 400; --quick 40)")
     parser.add_argument("--baseline-chains", type=int, help="chains per baseline saturation run (default 3x orders)")
-    parser.add_argument("--paced-seconds", type=float, help="length of each paced run (default 20; --quick 6)")
+    parser.add_argument("--paced-seconds", type=float, help="length of each paced run (default 20; --quick 5)")
     parser.add_argument("--prefill", type=int, help="old rows per messaging table (default 1,000,000; --quick 50,000)")
     parser.add_argument("--skip-prefill", action="store_true", help="no growth measurement")
     parser.add_argument("--skip-http", action="store_true", help="no HTTP API measurement")
@@ -525,9 +525,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--report-from", type=Path, metavar="RESULT_JSON", help="print the table and redraw the plot of a past run"
     )
     args = parser.parse_args(argv)
-    args.orders = args.orders or (60 if args.quick else 400)
+    args.orders = args.orders or (40 if args.quick else 400)
     args.baseline_chains = args.baseline_chains or 3 * args.orders
-    args.paced_seconds = args.paced_seconds or (6.0 if args.quick else 20.0)
+    args.paced_seconds = args.paced_seconds or (5.0 if args.quick else 20.0)
     args.prefill = (
         0
         if args.skip_prefill
