@@ -4,7 +4,8 @@
 #   make lint                    ruff, import-linter contracts, migrations up to date
 #   make ci                      what CI runs (.ci/run; needs PostgreSQL and Redis, see the script)
 #   make clean                   delete var/ (SQLite databases, Redis data, beat schedule)
-.PHONY: run test lint ci clean venv
+#   make bench [ARGS="--quick"]  the pipeline against raw Celery (python -m bench.run; docs/performance.md)
+.PHONY: run test lint ci clean venv bench
 
 BIN := .venv/bin
 
@@ -31,3 +32,7 @@ ci:
 
 clean:
 	rm -rf var/
+
+bench:
+	@bash -c 'source bin/_lib.sh && ensure_venv requirements-bench.txt'
+	$(BIN)/python -m bench.run $(ARGS)
