@@ -16,6 +16,7 @@ import email
 import email.policy
 import importlib.util
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -291,11 +292,21 @@ class System:
         self.kills.append(record)
         return record
 
-    def freeze_worker(self, queue: str) -> None:
-        """SIGSTOP the worker (main process and pool child): a consumer stuck, holding its message."""
+    def freeze_worker_between_messages(self, queue: str, *, timeout: float = 15.0) -> None:
+        """SIGSTOP the worker (main process and pool child) while it runs no handler: a consumer
+        stuck, maybe holding a message it fetched, but no transaction. (Frozen inside one, on
+        SQLite it would hold the one write lock and stop every domain until it resumed.)"""
         proc = self.workers[queue].proc
         assert proc is not None
-        os.killpg(proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while True:
+            os.killpg(proc.pid, signal.SIGSTOP)
+            if not _task_in_flight(self.workers[queue].log()):
+                return
+            os.killpg(proc.pid, signal.SIGCONT)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the {queue} worker never stopped between two messages")
+            time.sleep(0.01)
 
     def thaw_worker(self, queue: str) -> None:
         proc = self.workers[queue].proc
@@ -377,11 +388,17 @@ class System:
         return sent
 
 
+RECEIVED = re.compile(r"Task \S+\[([0-9a-f-]{36})\] received")
+
+
 def _task_in_flight(log: str) -> bool:
-    """Did the worker's log show a task received and not finished (succeeded, retried or failed)?"""
-    received = log.count("] received")
-    finished = sum(log.count(word) for word in ("] succeeded in", "] retry:", "] raised unexpected"))
-    return received > finished
+    """Is the last task the worker's log shows received still running (no line about it since)?
+
+    A worker here holds one message at a time (concurrency 1, prefetch 1, late acks), so the last
+    one received is the only one that can be running.
+    """
+    found = list(RECEIVED.finditer(log))
+    return bool(found) and found[-1].group(1) not in log[found[-1].end() :]
 
 
 def open_deliveries_in_broker(client: redis.Redis) -> int:
