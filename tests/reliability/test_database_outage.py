@@ -41,15 +41,21 @@ def test_the_database_refusing_work_for_seconds_is_retried_through_and_loses_not
 ) -> None:
     ended_at = 0.0
 
+    def hold_inventory(step: int) -> None:
+        if step == timing.at_step:
+            # So that the outage surely meets work in flight: inventory waits (frozen between two
+            # messages) while this step places its order, and is let go once the database is away.
+            system.freeze_worker_between_messages("inventory")
+
     def outage(step: int) -> None:
         nonlocal ended_at
         if step == timing.at_step:
-            time.sleep(0.005)  # the step's messages are reaching the workers
             with database_unavailable() as how:
+                system.thaw_worker("inventory")  # its ReserveStock commands meet the outage
                 finish.details["outage"] = how
                 time.sleep(timing.seconds)
             ended_at = time.monotonic()
 
-    run_stream(shop, seed=timing.seed, after_step=outage)
+    run_stream(shop, seed=timing.seed, before_step=hold_inventory, after_step=outage)
     row = finish(shop, fault="database down", timing=str(timing), fault_ended_at=ended_at)
     assert row.retried > 0, "no handler met the outage: it did not test anything"
