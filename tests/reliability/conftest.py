@@ -224,11 +224,11 @@ EVENT_ID = re.compile(r"\bevent_id=([0-9a-f-]{36})\b")
 def cut_email_attempts(system: System) -> CutAttempts:
     """This test's attempts of the email-sending handlers that did not commit (see CutAttempts):
     from the notifications workers' logs (a failed attempt names its event; a handler terminated
-    on broker connection loss by CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS does
-    not) and from the kills of the notifications worker."""
+    on broker connection loss by CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS, or a
+    pool process that died of SIGTERM, does not) and from the kills of the notifications worker."""
     log = system.logs_since_reset("worker-notifications-*.log")
     cut = CutAttempts(blind=sum(1 for k in system.kills if k.queue == "notifications"))
-    cut.blind += log.count("Terminating it instead")
+    cut.blind += log.count("Terminating it instead") + log.count("exited prematurely: signal 15")
     for line in log.splitlines():
         if "failed (attempt" in line and any(f"Handler {h} failed" in line for h in EMAIL_HANDLERS):
             found = EVENT_ID.search(line)

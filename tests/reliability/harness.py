@@ -261,8 +261,17 @@ class System:
             worker.wait_ready(timeout=90)
 
     def stop_worker(self, queue: str) -> None:
-        """A warm shutdown (SIGTERM): the worker finishes its task and gives back what it holds."""
-        self.workers[queue].stop()
+        """A warm shutdown: SIGTERM to the worker's main process only, which lets the running task
+        finish and gives back what it holds. (SIGTERM to the whole process group, as honcho and
+        systemd's default KillMode=control-group do, also reaches the pool child, where Celery
+        resets SIGTERM to its default: the running handler dies mid-transaction.)"""
+        proc = self.workers[queue].proc
+        assert proc is not None
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.workers[queue].kill_hard()
 
     def kill_worker(self, queue: str) -> KillRecord:
         """SIGKILL the worker's main process and pool child together, as a lost host would."""
