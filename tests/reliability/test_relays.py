@@ -52,8 +52,8 @@ class RelayTiming:
     aim: str  # "window": killed between the broker taking its batch and the commit; "random": any moment
 
     def __str__(self) -> str:
-        where = "after send, before commit" if self.aim == "window" else "at random"
-        return f"2 relays, {self.kills} kills {where}, batches of {self.batch_size}, seed {self.seed}"
+        where = "between send and commit" if self.aim == "window" else "at random"
+        return f"{self.kills} kills {where}, batch {self.batch_size}, seed {self.seed}"
 
 
 RELAY_TIMINGS = timings(
@@ -128,7 +128,7 @@ def test_relays_killed_mid_batch_and_two_at_once_send_every_delivery_and_each_is
             last_kill = time.monotonic()
 
     run_stream(shop, seed=timing.seed, before_step=fault)
-    row = finish(shop, fault="relay SIGKILL, 2 relays", timing=str(timing), fault_ended_at=last_kill)
+    row = finish(shop, fault="2 relays, one SIGKILLed", timing=str(timing), fault_ended_at=last_kill)
     senders = [sent_by(r) for r in relays]  # batches of completed sweeps (a killed one logs nothing)
     row.details.update(sent_by_each_relay=senders)
     sending = {i for i, n in enumerate(senders) if n > 0} | killed_sending
@@ -195,7 +195,7 @@ class ChaosTiming:
     order: str
 
     def __str__(self) -> str:
-        return f"every message twice, held 0-3 rounds, {self.order}d, seed {self.seed}"
+        return f"all twice, held 0-3 rounds, {self.order}d, seed {self.seed}"
 
 
 # Reversed rounds only in deeper runs (RELIABILITY_REPEATS > 1): the CI budget holds one run.
