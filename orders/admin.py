@@ -3,6 +3,8 @@
 The order page links to the order's timeline (its events, deliveries, dead letters and saga
 steps in time order) and to the operator's saga actions, "retry the current step" and
 "compensate now", which ask for a reason on a confirmation page and call the services.
+Cancelling and the saga actions change orders: they need ``orders.change_order`` (staff who
+may only view orders see no actions, and the pages of the saga actions answer 403).
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ class OrderAdmin(admin.ModelAdmin):
     def saga_deadline(self, order: Order) -> object:
         return order.saga.deadline_at if hasattr(order, "saga") else None
 
-    @admin.action(description="Cancel selected orders (releases their stock)")
+    @admin.action(description="Cancel selected orders (releases their stock)", permissions=["change"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         cancelled = 0
         for order in queryset:
@@ -123,11 +125,11 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, str(exc), messages.WARNING)
         self.message_user(request, f"Cancellation started for {cancelled} order(s).", messages.SUCCESS)
 
-    @admin.action(description="Retry the saga's current step (asks for a reason)")
+    @admin.action(description="Retry the saga's current step (asks for a reason)", permissions=["change"])
     def retry_saga_step(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
         return self._saga_action(request, list(queryset), "retry_step")
 
-    @admin.action(description="Compensate now: release and fail (asks for a reason)")
+    @admin.action(description="Compensate now: release and fail (asks for a reason)", permissions=["change"])
     def compensate_now(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
         return self._saga_action(request, list(queryset), "compensate")
 
@@ -166,6 +168,8 @@ class OrderAdmin(admin.ModelAdmin):
 
     def _one_order(self, name: str) -> Callable[..., HttpResponse]:
         def view(request: HttpRequest, order_id: UUID) -> HttpResponse:
+            if not self.has_change_permission(request):
+                raise PermissionDenied
             order = get_object_or_404(Order, pk=order_id)
             response = self._saga_action(request, [order], name, single=True)
             return response or HttpResponseRedirect(reverse("admin:orders_order_timeline", args=[order_id]))

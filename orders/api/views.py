@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -25,6 +25,17 @@ from project.api.filters import UtcIsoDateTimeFilter
 from project.api.throttling import OrderPlacementRateThrottle
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class CanOperateSagas(BasePermission):
+    """Staff with ``orders.change_order``: retrying a saga's step or compensating it by hand changes
+    the order, an operator's power (the same permission as the admin's saga actions)."""
+
+    message = "Running a saga by hand needs the orders.change_order permission."
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        user = request.user
+        return bool(user and user.is_staff and user.has_perm("orders.change_order"))
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -121,9 +132,10 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         request=OperatorActionSerializer,
         responses={202: OrderSerializer, 400: OpenApiResponse(description="Nothing to retry, or no reason.")},
     )
-    @action(detail=True, methods=["post"], url_path="retry-step", permission_classes=[IsAdminUser])
+    @action(detail=True, methods=["post"], url_path="retry-step", permission_classes=[CanOperateSagas])
     def retry_step(self, request: Request, pk: str | None = None) -> Response:
-        """Staff: send again the command(s) the saga awaits from inventory, with a recorded reason."""
+        """Staff with orders.change_order: send again the command(s) the saga awaits from inventory,
+        with a recorded reason."""
         order = self.get_object()
         incoming = OperatorActionSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -139,9 +151,10 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         request=OperatorActionSerializer,
         responses={202: OrderSerializer, 400: OpenApiResponse(description="Not reserving, or no reason.")},
     )
-    @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
+    @action(detail=True, methods=["post"], permission_classes=[CanOperateSagas])
     def compensate(self, request: Request, pk: str | None = None) -> Response:
-        """Staff: give up on a reserving order now: release its lines, then fail it with the reason."""
+        """Staff with orders.change_order: give up on a reserving order now: release its lines, then
+        fail it with the reason."""
         order = self.get_object()
         incoming = OperatorActionSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

@@ -3,6 +3,10 @@
 Beyond the tables: the timeline of a correlation id (linked from outbox events and dead
 letters), dead letters grouped by fingerprint (replay a whole group), and replay or discard of
 one letter (discarding asks for a reason on a confirmation page; the row is kept).
+
+Every staff member may read the dead letters; replaying and discarding them is an operator's
+power, given by the ``messaging.change_deadletter`` permission (the actions are not offered
+without it, and the replay and discard views answer 403).
 """
 
 from __future__ import annotations
@@ -184,11 +188,11 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     # --- Actions on the change list -------------------------------------------------------------
 
-    @admin.action(description="Replay selected dead letters")
+    @admin.action(description="Replay selected dead letters", permissions=["change"])
     def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         self._replay(request, [letter.pk for letter in queryset])
 
-    @admin.action(description="Discard selected dead letters (asks for a reason)")
+    @admin.action(description="Discard selected dead letters (asks for a reason)", permissions=["change"])
     def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> HttpResponse | None:
         letters = list(queryset)
         form = DiscardForm(request.POST if "apply" in request.POST else None)
@@ -298,12 +302,17 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/messaging/deadletter/discard.html", context)
 
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Any staff member may read the dead letters (the health panel of the index counts them).
+        return request.user.is_staff or super().has_view_permission(request, obj)
+
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Needed for actions to show; every field stays read-only.
-        return request.user.is_staff
+        # "Change" is replay and discard (the actions and views above); every field stays read-only.
+        return request.user.has_perm("messaging.change_deadletter")
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]
+
 
 # The admin index starts with the messaging layer's health (backlog, throughput, dead letters,
 # queue lengths).

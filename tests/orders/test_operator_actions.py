@@ -7,6 +7,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -132,8 +133,11 @@ def test_commands_sent_by_an_operator_join_the_orders_correlation(bus: TestBus, 
 
 @pytest.fixture
 def staff_api() -> APIClient:
+    """An operator: staff with orders.change_order (tests/security/test_operator_permissions.py: without it)."""
+    olga = StaffFactory(username="operator-olga")
+    olga.user_permissions.add(Permission.objects.get(content_type__app_label="orders", codename="change_order"))
     api = APIClient()
-    api.force_authenticate(StaffFactory(username="operator-olga"))
+    api.force_authenticate(olga)
     return api
 
 

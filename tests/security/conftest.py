@@ -13,6 +13,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from articles.models import Article
@@ -20,6 +21,7 @@ from articles.services import article_create, article_publish, article_unpublish
 from orders.models import Order
 from orders.services import LineInput, order_place
 from project.messaging.context import correlation
+from project.messaging.models import DeadLetter
 from tests.factories.inventory import StockItemFactory
 from tests.factories.notifications import NotificationFactory
 from tests.factories.orders import KnownProductFactory
@@ -77,6 +79,7 @@ class World:
     public_slug: str = "the-crunchy-armchair-story"
     skus: tuple[str, ...] = (ARMCHAIR, TABLE)
     correlation_id: uuid.UUID = ALICES_CORRELATION_ID
+    dead_letter: DeadLetter | None = None
 
     def token_header(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Token {self.tokens[role]}"} if role in self.tokens else {}
@@ -140,7 +143,26 @@ def build_world() -> World:
     PublicArticleFactory(slug=world.public_slug, title="The crunchy armchair story")
     for role in ("customer", "other_customer"):
         NotificationFactory(user_id=world.users[role].pk, to_email=world.users[role].email)
+    world.dead_letter = _dead_letter()
     return world
+
+
+def _dead_letter() -> DeadLetter:
+    """A dead letter awaiting an operator (written directly: its handler never ran)."""
+    now = timezone.now()
+    return DeadLetter.objects.create(
+        handler="notifications.tell_customer_order_confirmed",
+        queue="notifications",
+        event_id=uuid.UUID("dead1e77-0000-4000-8000-000000000001"),
+        event_type="orders.OrderConfirmed",
+        envelope={},
+        error_type="smtplib.SMTPRecipientsRefused",
+        error_message="the mailbox of a grumpy goose is full",
+        fingerprint="grumpy-goose-mailbox",
+        permanent=True,
+        first_failed_at=now,
+        last_failed_at=now,
+    )
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ bob's order and grace's articles as everybody else's).
 Roles: anonymous; customer (alice: an order, no article); author (ada: an order and articles);
 staff (stan: is_staff, no model permissions); superuser (root). API calls carry the role's API
 token, admin pages its session. ``-`` marks a cell that does not exist (the anonymous own
-nothing; alice has no article of her own).
+nothing; alice has no article of her own). Staff with some model permissions (a clerk who may only
+look, an operator who may replay dead letters and run a saga by hand): test_operator_permissions.py.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ METRICS_TOKEN = "a-scraper-token-for-the-matrix"
 # fmt: off
 #  method   path                                                    anonymous customer author  staff  superuser
 MATRIX = [
-    # orders: a customer sees and cancels their own; staff see everyone's and run the saga by hand
+    # orders: a customer sees and cancels their own; staff see everyone's; running the saga by hand
+    # needs orders.change_order
     ("GET",   "/api/orders/",                                          401,    200,    200,    200,    200),
     ("POST",  "/api/orders/",                                          401,    201,    201,    201,    201),
     ("GET",   "/api/orders/{own_order}/",                              _,      200,    200,    200,    200),
@@ -39,10 +41,10 @@ MATRIX = [
     ("GET",   "/api/orders/{other_order}/timeline/",                   401,    404,    404,    200,    200),
     ("POST",  "/api/orders/{own_order}/cancel/",                       _,      202,    202,    202,    202),
     ("POST",  "/api/orders/{other_order}/cancel/",                     401,    404,    404,    202,    202),
-    ("POST",  "/api/orders/{own_order}/retry-step/",                   _,      403,    403,    202,    202),
-    ("POST",  "/api/orders/{other_order}/retry-step/",                 401,    403,    403,    202,    202),
-    ("POST",  "/api/orders/{own_order}/compensate/",                   _,      403,    403,    202,    202),
-    ("POST",  "/api/orders/{other_order}/compensate/",                 401,    403,    403,    202,    202),
+    ("POST",  "/api/orders/{own_order}/retry-step/",                   _,      403,    403,    403,    202),
+    ("POST",  "/api/orders/{other_order}/retry-step/",                 401,    403,    403,    403,    202),
+    ("POST",  "/api/orders/{own_order}/compensate/",                   _,      403,    403,    403,    202),
+    ("POST",  "/api/orders/{other_order}/compensate/",                 401,    403,    403,    403,    202),
     # inventory: anyone signed in reads; staff create, restock, adjust
     ("GET",   "/api/products/",                                        401,    200,    200,    200,    200),
     ("GET",   "/api/products/{sku}/",                                  401,    200,    200,    200,    200),
@@ -88,10 +90,17 @@ MATRIX = [
     ("GET",   "/health/live/",                                         200,    200,    200,    200,    200),
     ("GET",   "/health/",                                              HEALTH, HEALTH, HEALTH, HEALTH, HEALTH),
     # the admin: staff only (customers and authors are sent to the login page); model pages need
-    # model permissions, except the dead letters, which project/messaging/admin.py opens to all staff
+    # model permissions, except reading the dead letters, which project/messaging/admin.py opens to
+    # all staff; replaying and discarding them needs messaging.change_deadletter, the saga's pages
+    # orders.change_order (POSTs, and the actions: test_operator_permissions.py)
     ("GET",   "/admin/",                                               302,    302,    302,    200,    200),
     ("GET",   "/admin/orders/order/",                                  302,    302,    302,    403,    200),
+    ("GET",   "/admin/orders/order/{other_order}/retry-step/",         302,    302,    302,    403,    200),
+    ("GET",   "/admin/orders/order/{other_order}/compensate/",         302,    302,    302,    403,    200),
     ("GET",   "/admin/messaging/deadletter/",                          302,    302,    302,    200,    200),
+    ("GET",   "/admin/messaging/deadletter/groups/",                   302,    302,    302,    200,    200),
+    ("GET",   "/admin/messaging/deadletter/{dead_letter}/change/",     302,    302,    302,    200,    200),
+    ("GET",   "/admin/messaging/deadletter/{dead_letter}/discard/",    302,    302,    302,    403,    200),
 ]
 # fmt: on
 
@@ -133,6 +142,7 @@ def url_in(world: World, path: str, role: str) -> str:
         sku="CRUNCHY-ARMCHAIR",
         slug=world.public_slug,
         correlation=world.correlation_id,
+        dead_letter=world.dead_letter.pk,
     )
 
 
