@@ -148,8 +148,13 @@ class WorkerProcess:
         return self
 
     def stop(self) -> None:
+        """A warm shutdown, as `kill -TERM <pid>` or systemd's KillMode=mixed gives: SIGTERM to the
+        main process only, which lets the running task finish and stops its pool child. (SIGTERM
+        to the whole process group would also reach the pool child, where Celery restores
+        SIGTERM's default action: the running handler would die mid-transaction.) SIGKILL to the
+        group if it has not stopped within 15 s."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.kill(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
