@@ -5,12 +5,12 @@ from health_check.views import HealthCheckView
 
 from project.api.auth import ObtainAuthTokenView, admin_login, session_login
 from project.api.docs import RedocView
-from project.observability.health import CHECKS
+from project.observability.health import HealthView
 from project.observability.metrics import metrics_view
 
 urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
-    path("health/", HealthCheckView.as_view(checks=CHECKS), name="health"),
+    path("health/", HealthView.as_view(), name="health"),  # details for staff and the metrics token only
     path("health/live/", HealthCheckView.as_view(checks=()), name="health-live"),
     # The login forms, rate-limited (project.api.auth); listed before the routes they shadow.
     path("admin/login/", admin_login),

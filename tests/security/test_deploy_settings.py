@@ -48,17 +48,25 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
-    done = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], production_env(tmp_path))
+    env = production_env(tmp_path, METRICS_TOKEN=secrets.token_urlsafe(32))
+    done = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "System check identified no issues" in done.stdout
 
 
 def test_check_deploy_fails_on_a_weak_secret_key(tmp_path: Path) -> None:
     """The check above means something: it does fail on what it is there to catch."""
-    env = production_env(tmp_path, DJANGO_SECRET_KEY="short")
+    env = production_env(tmp_path, DJANGO_SECRET_KEY="short", METRICS_TOKEN=secrets.token_urlsafe(32))
     done = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
     assert done.returncode != 0
     assert "security.W009" in done.stdout + done.stderr
+
+
+def test_check_deploy_warns_that_metrics_without_a_token_are_open_to_anyone(tmp_path: Path) -> None:
+    done = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], production_env(tmp_path))
+    assert done.returncode != 0
+    assert "observability.W001" in done.stdout + done.stderr
+    assert "security.W" not in done.stdout + done.stderr  # the only finding
 
 
 def settings_under(env: dict[str, str]) -> dict[str, Any]:

@@ -25,7 +25,9 @@ from tests.security.conftest import ROLES, World, build_world, password_of
 pytestmark = pytest.mark.django_db
 
 _ = None  # not applicable
-HEALTH = {200, 500}  # /health/ says whether the system is healthy, whoever asks (no workers run here)
+# /health/ says whether the system is healthy, whoever asks (no workers run here: 503); which check
+# failed and why, only to staff and the METRICS_TOKEN bearer (tests/observability/test_health.py)
+HEALTH = {200, 503}
 METRICS_TOKEN = "a-scraper-token-for-the-matrix"
 
 # fmt: off
