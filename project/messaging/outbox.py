@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
 from project.messaging import metrics
+from project.messaging.consumer import DeliveryAttempt
 from project.messaging.context import current_correlation_id, current_envelope
 from project.messaging.databases import db_for_app
 from project.messaging.errors import NotInTransaction
@@ -17,9 +21,19 @@ from project.messaging.events import Envelope, Message
 from project.messaging.models import Delivery, OutboxEvent
 from project.messaging.routing import subscriptions_for
 
-# Event ids committed by this thread and not yet handed to the relay. The first on_commit
+# Deliveries committed by this thread and not yet handed to the relay. The first on_commit
 # callback of a transaction sends all of them in one batch; the others find nothing left.
 _committed = threading.local()
+
+
+@dataclass(frozen=True)
+class CommittedDelivery:
+    """A delivery written by a transaction, kept in memory to be sent once it commits."""
+
+    delivery_id: int | None
+    event_id: uuid.UUID
+    queue: str
+    kwargs: dict[str, Any]
 
 
 def publish(message: Message, *, aggregate_version: int | None = None) -> Envelope:
@@ -29,56 +43,107 @@ def publish(message: Message, *, aggregate_version: int | None = None) -> Envelo
     then exists if and only if the state change that caused it commits. After the commit it is
     sent at once (unless MESSAGING_SEND_ON_COMMIT is off); the sweep sends anything a crash left.
     """
-    producer = message.producer()
+    return publish_many([message], aggregate_versions=[aggregate_version])[0]
+
+
+def publish_many(
+    messages: Sequence[Message], *, aggregate_versions: Sequence[int | None] | None = None
+) -> list[Envelope]:
+    """Record several messages of one producer at once: one INSERT for the events, one for their
+    deliveries, whatever their number (the saga asks inventory for every line of an order)."""
+    if not messages:
+        return []
+    versions = list(aggregate_versions) if aggregate_versions is not None else [None] * len(messages)
+    producer = messages[0].producer()
     using = db_for_app(producer)
     if not connections[using].in_atomic_block:
         raise NotInTransaction(
-            f"publish({type(message).__name__}) outside a transaction on {using!r}: wrap the service "
+            f"publish({type(messages[0]).__name__}) outside a transaction on {using!r}: wrap the service "
             "in transaction.atomic() so the event commits with the state change."
         )
-    if not message.event_type:
-        raise TypeError(f"{type(message).__qualname__} has no @message_type registration.")
     cause = current_envelope()
-    event_id = uuid.uuid4()
-    envelope = Envelope(
-        event_id=event_id,
-        event_type=message.event_type,
-        schema_version=message.schema_version,
-        occurred_at=timezone.now(),
-        producer=producer,
-        aggregate_type=message.aggregate_type,
-        aggregate_id=message.aggregate_id,
-        aggregate_version=aggregate_version,
-        correlation_id=current_correlation_id() or _transaction_correlation(using) or event_id,
-        causation_id=cause.event_id if cause is not None else None,
-        payload=message.payload(),
-    )
-    if envelope.correlation_id == event_id:
-        _start_transaction_correlation(using, event_id)
-    stored = OutboxEvent.objects.using(using).create(
-        event_id=envelope.event_id,
-        event_type=envelope.event_type,
-        schema_version=envelope.schema_version,
-        producer=envelope.producer,
-        aggregate_type=envelope.aggregate_type,
-        aggregate_id=envelope.aggregate_id,
-        aggregate_version=envelope.aggregate_version,
-        correlation_id=envelope.correlation_id,
-        causation_id=envelope.causation_id,
-        occurred_at=envelope.occurred_at,
-        payload=envelope.payload,
-    )
-    transaction.on_commit(lambda: metrics.EVENTS_PUBLISHED.labels(envelope.event_type).inc(), using=using)
-    subs = subscriptions_for(message.event_type)
-    if subs:
-        Delivery.objects.using(using).bulk_create(
-            Delivery(event=stored, handler=sub.handler_name, queue=sub.queue) for sub in subs
+    envelopes: list[Envelope] = []
+    for message, aggregate_version in zip(messages, versions, strict=True):
+        if not message.event_type:
+            raise TypeError(f"{type(message).__qualname__} has no @message_type registration.")
+        if db_for_app(message.producer()) != using:
+            raise ValueError("publish_many() takes messages of producers sharing one database.")
+        event_id = uuid.uuid4()
+        envelope = Envelope(
+            event_id=event_id,
+            event_type=message.event_type,
+            schema_version=message.schema_version,
+            occurred_at=timezone.now(),
+            producer=message.producer(),
+            aggregate_type=message.aggregate_type,
+            aggregate_id=message.aggregate_id,
+            aggregate_version=aggregate_version,
+            correlation_id=current_correlation_id() or _transaction_correlation(using) or event_id,
+            causation_id=cause.event_id if cause is not None else None,
+            payload=message.payload(),
         )
+        if envelope.correlation_id == event_id:
+            _start_transaction_correlation(using, event_id)
+        envelopes.append(envelope)
+    stored = OutboxEvent.objects.using(using).bulk_create(
+        OutboxEvent(
+            event_id=envelope.event_id,
+            event_type=envelope.event_type,
+            schema_version=envelope.schema_version,
+            producer=envelope.producer,
+            aggregate_type=envelope.aggregate_type,
+            aggregate_id=envelope.aggregate_id,
+            aggregate_version=envelope.aggregate_version,
+            correlation_id=envelope.correlation_id,
+            causation_id=envelope.causation_id,
+            occurred_at=envelope.occurred_at,
+            payload=envelope.payload,
+        )
+        for envelope in envelopes
+    )
+    event_types = [envelope.event_type for envelope in envelopes]
+    transaction.on_commit(lambda: _count_published(event_types), using=using)
+    deliveries = [
+        (envelope, Delivery(event=event, handler=sub.handler_name, queue=sub.queue))
+        for envelope, event in zip(envelopes, stored, strict=True)
+        for sub in subscriptions_for(envelope.event_type)
+    ]
+    if deliveries:
+        Delivery.objects.using(using).bulk_create(delivery for _, delivery in deliveries)
         if settings.MESSAGING_SEND_ON_COMMIT:
-            pending = _committed.__dict__.setdefault("event_ids", {})
-            pending.setdefault(using, []).append(envelope.event_id)
-            transaction.on_commit(lambda: _send_committed(using), using=using)
-    return envelope
+            _queue_for_sending(using, deliveries)
+    return envelopes
+
+
+def _count_published(event_types: list[str]) -> None:
+    for event_type in event_types:
+        metrics.EVENTS_PUBLISHED.labels(event_type).inc()
+
+
+def _queue_for_sending(using: str, deliveries: list[tuple[Envelope, Delivery]]) -> None:
+    """Keep the messages to send once this transaction commits, as they will travel.
+
+    They are sent from memory (no re-read of the outbox) by the first on_commit callback of the
+    transaction, which finds them all. relay.send_committed() sends only those still pending in
+    the database, so a message of a rolled-back transaction or savepoint is never sent.
+    """
+    pending: dict[str, list[CommittedDelivery]] = _committed.__dict__.setdefault("deliveries", {})
+    queued = pending.setdefault(using, [])
+    for envelope, delivery in deliveries:
+        queued.append(
+            CommittedDelivery(
+                delivery_id=delivery.pk,
+                event_id=envelope.event_id,
+                queue=delivery.queue,
+                kwargs=DeliveryAttempt(
+                    envelope=envelope.to_json(),
+                    handler=delivery.handler,
+                    delivery_id=delivery.pk,
+                    producer_db=using,
+                ).task_kwargs(),
+            )
+        )
+    transaction.on_commit(lambda: _send_committed(using), using=using)
 
 
 class _TransactionCorrelation:
@@ -109,8 +174,8 @@ def _start_transaction_correlation(using: str, correlation_id: uuid.UUID) -> Non
 
 
 def _send_committed(using: str) -> None:
-    from project.messaging.relay import relay_committed
+    from project.messaging.relay import send_committed
 
-    event_ids = _committed.__dict__.get("event_ids", {}).pop(using, [])
-    if event_ids:
-        relay_committed(using=using, event_ids=event_ids)
+    deliveries = _committed.__dict__.get("deliveries", {}).pop(using, [])
+    if deliveries:
+        send_committed(using=using, deliveries=deliveries)

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -28,6 +29,9 @@ from project.messaging import metrics
 from project.messaging.consumer import DeliveryAttempt
 from project.messaging.databases import db_for_app
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
+
+if TYPE_CHECKING:
+    from project.messaging.outbox import CommittedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +133,64 @@ def relay_committed(*, using: str, event_ids: Iterable[uuid.UUID]) -> int:
     except Exception:
         logger.warning("Sending after commit failed; the outbox sweep will send it", exc_info=True)
         return 0
+
+
+def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> int:
+    """Send the deliveries a transaction just committed, from memory. Never raises: the relay
+    loop and the sweep send whatever this could not.
+
+    One transaction: mark them sent with ``UPDATE ... RETURNING`` (only rows still pending and
+    still this event's: a row of a rolled-back transaction does not exist, a row another relay
+    took is not pending, and on PostgreSQL the row lock makes a concurrent relay skip it), send
+    what came back in one pipeline, commit. A failed send rolls the marks back.
+    """
+    started = time.perf_counter()
+    if not _can_update_returning(using) or any(d.delivery_id is None for d in deliveries):
+        return relay_committed(using=using, event_ids={d.event_id for d in deliveries})
+    try:
+        with transaction.atomic(using=using):
+            claimed = _mark_sent_returning(using, deliveries)
+            batch = [d for d in deliveries if (d.delivery_id, d.event_id) in claimed]
+            if not batch:
+                return 0
+            send_messages([(d.queue, d.kwargs) for d in batch])
+    except Exception:
+        logger.warning("Sending after commit failed; the outbox relay will send it", exc_info=True)
+        return 0
+    metrics.RELAY_BATCH_SECONDS.observe(time.perf_counter() - started)
+    for queue, count in Counter(d.queue for d in batch).items():
+        metrics.DELIVERIES_SENT.labels(queue).inc(count)
+    return len(batch)
+
+
+def _can_update_returning(using: str) -> bool:
+    connection = connections[using]
+    # PostgreSQL always; SQLite from 3.35 (the version that added RETURNING, as Django's flag says).
+    return connection.vendor == "postgresql" or (
+        connection.vendor == "sqlite" and connection.features.can_return_rows_from_bulk_insert
+    )
+
+
+def _mark_sent_returning(using: str, deliveries: Sequence[CommittedDelivery]) -> set[tuple[int, uuid.UUID]]:
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    event_field = Delivery._meta.get_field("event").target_field
+    ids = [d.delivery_id for d in deliveries]
+    event_ids = [event_field.get_db_prep_value(d.event_id, connection) for d in deliveries]
+    sent_at = Delivery._meta.get_field("last_sent_at").get_db_prep_value(timezone.now(), connection)
+    table, event_col = quote(Delivery._meta.db_table), quote("event_id")
+    sql = (
+        f"UPDATE {table} SET {quote('status')} = %s, {quote('send_count')} = {quote('send_count')} + 1, "  # noqa: S608
+        f"{quote('last_sent_at')} = %s "
+        f"WHERE {quote('status')} = %s AND {quote('id')} IN ({', '.join(['%s'] * len(ids))}) "
+        f"AND {event_col} IN ({', '.join(['%s'] * len(event_ids))}) "
+        f"RETURNING {quote('id')}, {event_col}"
+    )
+    params = [Delivery.Status.SENT.value, sent_at, Delivery.Status.PENDING.value, *ids, *event_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {(row_id, event_field.to_python(event_id)) for row_id, event_id in rows}
 
 
 def relay_pending(*, using: str = "default", limit: int | None = None) -> int:

@@ -9,11 +9,15 @@ from datetime import timedelta
 
 import pytest
 import redis
-from django.db import connection, connections
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from project.messaging import relay
 from project.messaging.models import Delivery, InboxRecord
+from project.messaging.outbox import publish, publish_many
 from project.messaging.relay import sweep
+from tests.testapp.events import Pinged
 from tests.testapp.services import tally_ping
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -113,3 +117,60 @@ def test_the_relay_command_sends_pending_deliveries_once(clean_broker: redis.Red
     call_command("relay_outbox")
     assert f"{connection.alias}: sent 1, re-queued 0 lost" in capsys.readouterr().out
     assert len(queued_deliveries(clean_broker)) == 1
+
+
+def test_a_message_published_in_a_rolled_back_savepoint_is_never_sent(clean_broker: redis.Redis) -> None:
+    with transaction.atomic():
+        publish(Pinged(key="KEPT", amount=1))
+        try:
+            with transaction.atomic():
+                publish(Pinged(key="UNDONE", amount=1))
+                raise RuntimeError("the inner step failed")
+        except RuntimeError:
+            pass
+    assert [d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)] == ["KEPT"]
+    assert list(Delivery.objects.values_list("event__payload__key", "status")) == [("KEPT", Delivery.Status.SENT)]
+
+
+def test_a_message_of_a_rolled_back_transaction_is_not_sent_by_the_next_commit(clean_broker: redis.Redis) -> None:
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            publish(Pinged(key="ROLLED-BACK", amount=1))
+            raise RuntimeError("the service failed")
+    tally_ping(key="NEXT", amount=1)
+    assert [d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)] == ["NEXT"]
+
+
+def test_a_delivery_another_relay_already_sent_is_not_sent_again_after_commit(clean_broker: redis.Redis) -> None:
+    with transaction.atomic():
+        # As if a relay loop claimed and sent it between our commit and our send (this callback
+        # runs first, being registered first).
+        transaction.on_commit(lambda: Delivery.objects.update(status=Delivery.Status.SENT, send_count=1))
+        publish(Pinged(key="RACED", amount=1))
+    assert queued_deliveries(clean_broker) == []
+    assert Delivery.objects.get().send_count == 1
+
+
+def test_when_the_broker_refuses_the_send_the_deliveries_stay_pending_for_the_relay(
+    clean_broker: redis.Redis, monkeypatch
+) -> None:
+    def broker_down(messages: object) -> None:
+        raise ConnectionError("broker unavailable")
+
+    monkeypatch.setattr(relay, "send_messages", broker_down)
+    tally_ping(key="LATER", amount=1)  # commits; the send fails and is only logged
+    assert Delivery.objects.get().status == Delivery.Status.PENDING
+    monkeypatch.undo()
+    assert sweep().sent == 1
+    assert [d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)] == ["LATER"]
+
+
+def test_publish_many_writes_each_message_and_sends_them_in_one_batch(clean_broker: redis.Redis) -> None:
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        envelopes = publish_many([Pinged(key=f"MANY-{i}", amount=i + 1) for i in range(5)])
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 2  # the five events, then their five deliveries
+    sent = queued_deliveries(clean_broker)
+    assert sorted(d["envelope"]["event_id"] for d in sent) == sorted(str(e.event_id) for e in envelopes)
+    assert {e.correlation_id for e in envelopes} == {envelopes[0].event_id}  # one story
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SENT}
