@@ -26,7 +26,8 @@ from orders.events import CommitStock, OrderCancelled, OrderConfirmed, OrderFail
 from orders.metrics import SAGA_SECONDS
 from orders.models import IllegalTransition, Order, OrderLine, OrderSaga, SagaStep
 from project.messaging.context import current_envelope
-from project.messaging.outbox import publish
+from project.messaging.events import Message
+from project.messaging.outbox import publish, publish_many
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +42,15 @@ def reservation_timeout() -> timedelta:
 def start(order: Order) -> OrderSaga:
     """Open the saga of a freshly placed order and ask inventory for every line at once."""
     saga = OrderSaga.objects.create(order=order, deadline_at=timezone.now() + reservation_timeout())
-    for line in order.lines.all():
-        _send(
-            saga,
-            line,
-            SagaStep.Action.RESERVE,
-            ReserveStock(order_id=order.pk, line_id=line.pk, sku=line.sku, quantity=line.quantity),
-        )
+    lines = list(order.lines.all())
+    _send(
+        saga,
+        SagaStep.Action.RESERVE,
+        [
+            (line, ReserveStock(order_id=order.pk, line_id=line.pk, sku=line.sku, quantity=line.quantity))
+            for line in lines
+        ],
+    )
     return saga
 
 
@@ -110,9 +113,12 @@ def compensate(saga: OrderSaga, outcome: str, reason: str) -> None:
     saga.save(update_fields=["state", "outcome", "reason"])
     SagaStep.objects.create(order_id=saga.order_id, action=SagaStep.Action.COMPENSATE, outcome=outcome, note=reason)
     to_release = [line for line in saga.order.lines.order_by("-position") if line.may_hold_stock]
-    for line in to_release:
-        _set_stock(line, Stock.RELEASING)
-        _send(saga, line, SagaStep.Action.RELEASE, ReleaseStock(order_id=saga.order_id, line_id=line.pk, sku=line.sku))
+    _set_stock_of_lines(to_release, Stock.RELEASING)
+    _send(
+        saga,
+        SagaStep.Action.RELEASE,
+        [(line, ReleaseStock(order_id=saga.order_id, line_id=line.pk, sku=line.sku)) for line in to_release],
+    )
     if not to_release:
         _finish_compensation(saga)
 
@@ -125,13 +131,14 @@ def _confirm(saga: OrderSaga) -> None:
     saga.save(update_fields=["state", "ended_at"])
     _observe_end(saga)
     SagaStep.objects.create(order_id=saga.order_id, action=SagaStep.Action.CONFIRM, outcome="confirmed")
-    publish(
-        OrderConfirmed(order_id=order.pk, customer_id=order.customer_id, total=order.total),
-        aggregate_version=order.version,
+    lines = list(order.lines.all())
+    _set_stock_of_lines(lines, Stock.COMMITTING)
+    _send(
+        saga,
+        SagaStep.Action.COMMIT,
+        [(line, CommitStock(order_id=order.pk, line_id=line.pk, sku=line.sku)) for line in lines],
+        first=(OrderConfirmed(order_id=order.pk, customer_id=order.customer_id, total=order.total), order.version),
     )
-    for line in order.lines.all():
-        _set_stock(line, Stock.COMMITTING)
-        _send(saga, line, SagaStep.Action.COMMIT, CommitStock(order_id=order.pk, line_id=line.pk, sku=line.sku))
 
 
 def _finish_compensation(saga: OrderSaga) -> None:
@@ -170,10 +177,41 @@ def _set_stock(line: OrderLine, stock: str) -> None:
     line.save(update_fields=["stock"])
 
 
-def _send(saga: OrderSaga, line: OrderLine, action: str, command: ReserveStock | ReleaseStock | CommitStock) -> None:
-    envelope = publish(command)
-    SagaStep.objects.create(
-        order_id=saga.order_id, line=line, action=action, command_type=command.event_type, command_id=envelope.event_id
+def _set_stock_of_lines(lines: list[OrderLine], stock: str) -> None:
+    # One UPDATE for all the lines a decision moves (the saga row lock is held: no one else
+    # writes them meanwhile).
+    for line in lines:
+        line.stock = stock
+    if lines:
+        OrderLine.objects.filter(pk__in=[line.pk for line in lines]).update(stock=stock)
+
+
+def _send(
+    saga: OrderSaga,
+    action: str,
+    commands: list[tuple[OrderLine, ReserveStock | ReleaseStock | CommitStock]],
+    *,
+    first: tuple[Message, int] | None = None,
+) -> None:
+    """Publish one command per line (after ``first``, an event with its aggregate version) and
+    record a step awaiting each reply: a fixed number of statements whatever the line count."""
+    messages: list[Message] = [command for _, command in commands]
+    versions: list[int | None] = [None] * len(commands)
+    if first is not None:
+        messages.insert(0, first[0])
+        versions.insert(0, first[1])
+    envelopes = publish_many(messages, aggregate_versions=versions)
+    if first is not None:
+        envelopes = envelopes[1:]
+    SagaStep.objects.bulk_create(
+        SagaStep(
+            order_id=saga.order_id,
+            line=line,
+            action=action,
+            command_type=command.event_type,
+            command_id=envelope.event_id,
+        )
+        for (line, command), envelope in zip(commands, envelopes, strict=True)
     )
 
 
