@@ -79,6 +79,8 @@ class DeliveryAttempt:
     producer_db: str | None = None
     attempt: int = 1
     first_failed_at: str | None = None
+    # In-process only (not a task argument): an operator's replay, which may close a dead letter.
+    replay: bool = False
 
     def task_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the "<queue>.deliver" Celery task for this delivery."""
@@ -115,33 +117,47 @@ def _process(attempt: DeliveryAttempt) -> Result:
         return _fail(attempt, exc, db=_db_of_handler(attempt.handler))
 
     db = db_for_app(sub.app_label)
+    # The producer's delivery record is marked in the handler's own transaction when both live
+    # in one database (one commit instead of two), otherwise right after it.
+    mark_inside = attempt.delivery_id is not None and (attempt.producer_db or "default") == db
+    inbox_written = False
     try:
         with transaction.atomic(using=db), handling(envelope, attempt=attempt.attempt):
-            try:
-                # The unique (handler, event_id) constraint is the exactly-once guarantee: a
-                # concurrent duplicate waits here for the first to commit, then fails the insert.
-                with transaction.atomic(using=db):
-                    InboxRecord.objects.using(db).create(
-                        handler=sub.handler_name, event_id=envelope.event_id, event_type=envelope.event_type
-                    )
-            except IntegrityError:
-                outcome = Outcome.DUPLICATE
-            else:
-                sub.handler(message)
-                # A successful replay closes the dead letter, in the same transaction.
-                DeadLetter.objects.using(db).filter(
-                    handler=sub.handler_name,
-                    event_id=envelope.event_id,
-                    status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING],
-                ).update(status=DeadLetter.Status.RESOLVED, resolved_at=timezone.now())
-                outcome = Outcome.PROCESSED
+            # The unique (handler, event_id) constraint is the exactly-once guarantee: a
+            # concurrent duplicate waits here for the first to commit, then fails the insert,
+            # which rolls back this whole transaction (nothing else was done in it yet).
+            InboxRecord.objects.using(db).create(
+                handler=sub.handler_name, event_id=envelope.event_id, event_type=envelope.event_type
+            )
+            inbox_written = True
+            sub.handler(message)
+            if attempt.first_failed_at is not None or attempt.replay:
+                # A retry or a replay that succeeds closes the dead letter it may have left.
+                _resolve_dead_letter(db, sub.handler_name, envelope.event_id)
+            if mark_inside:
+                _mark_delivery_row(attempt, Delivery.Status.PROCESSED)
+    except IntegrityError as exc:
+        if inbox_written:  # the handler's own insert: two deliveries racing (transient)
+            return _fail(attempt, exc, db=db, envelope=envelope)
+        logger.info("Duplicate of %s for %s acknowledged", envelope.event_id, sub.handler_name)
+        # Another copy was applied; if one of its siblings was dead-lettered meanwhile, it is done.
+        _resolve_dead_letter(db, sub.handler_name, envelope.event_id)
+        _mark_delivery(attempt, Delivery.Status.PROCESSED)
+        return Result(Outcome.DUPLICATE)
     except Exception as exc:
         return _fail(attempt, exc, db=db, envelope=envelope)
 
-    if outcome is Outcome.DUPLICATE:
-        logger.info("Duplicate of %s for %s acknowledged", envelope.event_id, sub.handler_name)
-    _mark_delivery(attempt, Delivery.Status.PROCESSED)
-    return Result(outcome)
+    if not mark_inside:
+        _mark_delivery(attempt, Delivery.Status.PROCESSED)
+    return Result(Outcome.PROCESSED)
+
+
+def _resolve_dead_letter(db: str, handler: str, event_id: Any) -> None:
+    DeadLetter.objects.using(db).filter(
+        handler=handler,
+        event_id=event_id,
+        status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING],
+    ).update(status=DeadLetter.Status.RESOLVED, resolved_at=timezone.now())
 
 
 @contextmanager
@@ -288,11 +304,15 @@ def _mark_delivery(attempt: DeliveryAttempt, status: str) -> None:
     if attempt.delivery_id is None:
         return
     try:
-        Delivery.objects.using(attempt.producer_db or "default").filter(pk=attempt.delivery_id).exclude(
-            status=Delivery.Status.PROCESSED
-        ).update(status=status, processed_at=timezone.now() if status == Delivery.Status.PROCESSED else None)
+        _mark_delivery_row(attempt, status)
     except (DatabaseError, InterfaceError, OperationalError):
         logger.warning("Could not mark delivery %s %s", attempt.delivery_id, status, exc_info=True)
+
+
+def _mark_delivery_row(attempt: DeliveryAttempt, status: str) -> None:
+    Delivery.objects.using(attempt.producer_db or "default").filter(pk=attempt.delivery_id).exclude(
+        status=Delivery.Status.PROCESSED
+    ).update(status=status, processed_at=timezone.now() if status == Delivery.Status.PROCESSED else None)
 
 
 __all__ = ["DeliveryAttempt", "Outcome", "Result", "process", "RetryableError"]

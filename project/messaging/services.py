@@ -69,6 +69,9 @@ def _replay_attempt(letter: DeadLetter) -> consumer.DeliveryAttempt:
         handler=letter.handler,
         delivery_id=letter.delivery_id,
         producer_db=db_for_app(producer) if producer else None,
+        # It failed before: the consumer closes the dead letter when this attempt succeeds.
+        first_failed_at=letter.first_failed_at.isoformat(),
+        replay=True,
     )
 
 
@@ -134,9 +137,7 @@ def _subscriptions_of(handler_names: Sequence[str]) -> dict[str, list[Subscripti
         by_handler.setdefault(sub.handler_name, []).append(sub)
     unknown = [name for name in handler_names if name not in by_handler]
     if unknown:
-        raise ReplayError(
-            f"Unknown handler {', '.join(unknown)}. Known handlers: {', '.join(sorted(by_handler))}."
-        )
+        raise ReplayError(f"Unknown handler {', '.join(unknown)}. Known handlers: {', '.join(sorted(by_handler))}.")
     return {name: by_handler[name] for name in handler_names}
 
 
@@ -221,9 +222,7 @@ def events_replay(
     db = db_for_app(projection.app_label)
     with transaction.atomic(using=db, durable=True):
         projection.reset()
-        report.inbox_records_deleted, _ = (
-            InboxRecord.objects.using(db).filter(handler__in=projection.handlers).delete()
-        )
+        report.inbox_records_deleted, _ = InboxRecord.objects.using(db).filter(handler__in=projection.handlers).delete()
         for event, name in plan:
             result = _deliver_inline(event, name, retry=False)
             _count(report, event, name, result)

@@ -217,3 +217,46 @@ def test_purge_deletes_old_processed_rows_and_keeps_open_ones(bus: TestBus) -> N
     assert purged["outbox_events"] >= 2  # the processed Pinged and its Ponged
     assert purged["inbox_records"] == 1
     assert Delivery.objects.get().status == Delivery.Status.PENDING
+
+
+def test_a_replay_sent_to_the_broker_says_it_failed_before_so_its_success_closes_the_letter(
+    bus: TestBus, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.MESSAGING_MAX_ATTEMPTS = 2
+    tally_ping(key="VIA-BROKER", amount=2, behaviour="transient:2")
+    bus.drain()
+    letter = DeadLetter.objects.get()
+    sent: list[tuple[str, dict]] = []
+    with pytest.MonkeyPatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
+        patch.setattr(services, "send_messages", sent.extend)
+        services.dead_letter_replay(dead_letter_id=letter.pk)
+    [(_queue, kwargs)] = sent
+    assert kwargs["first_failed_at"] == letter.first_failed_at.isoformat()
+    # As the worker would run it: a first attempt of a delivery that failed before.
+    assert process(DeliveryAttempt(**kwargs)).outcome is Outcome.PROCESSED
+    assert DeadLetter.objects.get().status == DeadLetter.Status.RESOLVED
+    assert tally("VIA-BROKER") == 2
+
+
+def test_a_copy_arriving_after_another_copy_was_applied_closes_a_dead_letter_left_behind(bus: TestBus) -> None:
+    tally_ping(key="TWO-COPIES", amount=1)
+    [attempt] = bus.take_pending()
+    assert bus.deliver(attempt).outcome is Outcome.PROCESSED
+    # A sibling copy of the message had been dead-lettered (say its attempts ran out while the
+    # database was away); the next copy finds the event applied and the letter is closed.
+    DeadLetter.objects.create(
+        handler=attempt.handler,
+        event_id=attempt.envelope["event_id"],
+        queue="testapp",
+        event_type="testapp.Pinged",
+        envelope=attempt.envelope,
+        error_type="django.db.OperationalError",
+        error_message="database unavailable",
+        fingerprint="x",
+        permanent=False,
+        first_failed_at=timezone.now(),
+        last_failed_at=timezone.now(),
+    )
+    assert bus.deliver(attempt).outcome is Outcome.DUPLICATE
+    assert DeadLetter.objects.get().status == DeadLetter.Status.RESOLVED
+    assert tally("TWO-COPIES") == 1
