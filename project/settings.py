@@ -102,9 +102,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"),
     }
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Persistent connections, in web and worker processes alike (see project/celery.py for the
+# workers): opening one per request or per handled message costs more than the work itself on
+# the hot path (a new backend process on PostgreSQL, the PRAGMAs on SQLite).
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -223,6 +225,10 @@ CELERY_TIMEZONE = "UTC"
 # crash inside a handler redelivers the message instead of losing it.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Celery's Django fixup closes every database connection around every task unless this is set;
+# with it, connections are kept and project/celery.py closes only broken or old ones (CONN_MAX_AGE),
+# as Django does around requests. A worker still reconnects after this many tasks.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # One message reserved per worker process: a slow message never holds others hostage in a
 # prefetch buffer, and with acks_late nothing sits unacknowledged longer than needed.
