@@ -20,6 +20,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from orders.events import CommitStock, OrderCancelled, OrderConfirmed, OrderFailed, ReleaseStock, ReserveStock
@@ -57,7 +58,15 @@ def start(order: Order) -> OrderSaga:
 def lock(order_id: UUID) -> OrderSaga | None:
     # Lock the saga row: replies for one order, the deadline sweep and a cancellation racing
     # each other are applied one after the other, each seeing the previous one's result.
-    return OrderSaga.objects.select_for_update().select_related("order").filter(order_id=order_id).first()
+    # The order's lines come along (prefetched once, read and updated in memory by the steps
+    # below): the saga's row lock guards them too, as every change to them goes through here.
+    return (
+        OrderSaga.objects.select_for_update()
+        .select_related("order")
+        .prefetch_related("order__lines")
+        .filter(order_id=order_id)
+        .first()
+    )
 
 
 def on_stock_reserved(saga: OrderSaga, line_id: UUID) -> None:
@@ -68,7 +77,7 @@ def on_stock_reserved(saga: OrderSaga, line_id: UUID) -> None:
         return
     _reply(saga, line, SagaStep.Action.RESERVE, outcome="reserved")
     _set_stock(line, Stock.RESERVED)
-    if not saga.order.lines.exclude(stock=Stock.RESERVED).exists():
+    if all(other.stock == Stock.RESERVED for other in _lines(saga)):
         _confirm(saga)
 
 
@@ -90,7 +99,7 @@ def on_stock_released(saga: OrderSaga, line_id: UUID, quantity: int) -> None:
         return
     _reply(saga, line, SagaStep.Action.RELEASE, outcome=f"released {quantity}")
     _set_stock(line, Stock.RELEASED)
-    if saga.state == OrderSaga.State.COMPENSATING and not saga.order.lines.filter(stock=Stock.RELEASING).exists():
+    if saga.state == OrderSaga.State.COMPENSATING and not any(other.stock == Stock.RELEASING for other in _lines(saga)):
         _finish_compensation(saga)
 
 
@@ -112,7 +121,7 @@ def compensate(saga: OrderSaga, outcome: str, reason: str) -> None:
     saga.start_compensating(outcome, reason)
     saga.save(update_fields=["state", "outcome", "reason"])
     SagaStep.objects.create(order_id=saga.order_id, action=SagaStep.Action.COMPENSATE, outcome=outcome, note=reason)
-    to_release = [line for line in saga.order.lines.order_by("-position") if line.may_hold_stock]
+    to_release = [line for line in sorted(_lines(saga), key=lambda other: -other.position) if line.may_hold_stock]
     _set_stock_of_lines(to_release, Stock.RELEASING)
     _send(
         saga,
@@ -131,7 +140,7 @@ def _confirm(saga: OrderSaga) -> None:
     saga.save(update_fields=["state", "ended_at"])
     _observe_end(saga)
     SagaStep.objects.create(order_id=saga.order_id, action=SagaStep.Action.CONFIRM, outcome="confirmed")
-    lines = list(order.lines.all())
+    lines = _lines(saga)
     _set_stock_of_lines(lines, Stock.COMMITTING)
     _send(
         saga,
@@ -168,8 +177,16 @@ def _observe_end(saga: OrderSaga) -> None:
     transaction.on_commit(lambda: SAGA_SECONDS.labels(outcome).observe(seconds))
 
 
+def _lines(saga: OrderSaga) -> list[OrderLine]:
+    """The order's lines, in position order, read once per locked saga (lock() prefetches them)."""
+    return list(saga.order.lines.all())
+
+
 def _line(saga: OrderSaga, line_id: UUID) -> OrderLine:
-    return saga.order.lines.get(pk=line_id)
+    for line in _lines(saga):
+        if line.pk == line_id:
+            return line
+    raise OrderLine.DoesNotExist(f"Order {saga.order_id} has no line {line_id}.")
 
 
 def _set_stock(line: OrderLine, stock: str) -> None:
@@ -220,12 +237,12 @@ def _reply(saga: OrderSaga, line: OrderLine, action: str, *, outcome: str) -> No
     envelope = current_envelope()
     reply_type = envelope.event_type if envelope else ""
     reply_id = envelope.event_id if envelope else None
-    step = (
-        SagaStep.objects.filter(order_id=saga.order_id, line=line, action=action, replied_at__isnull=True)
-        .order_by("-sent_at")
-        .first()
+    # The newest step awaiting this reply gets it, in one UPDATE; none awaiting: a stale reply.
+    awaiting = SagaStep.objects.filter(order_id=saga.order_id, line=line, action=action, replied_at__isnull=True)
+    answered = SagaStep.objects.filter(pk=Subquery(awaiting.order_by("-sent_at", "-id").values("pk")[:1])).update(
+        reply_type=reply_type, reply_id=reply_id, replied_at=timezone.now(), outcome=outcome
     )
-    if step is None:
+    if not answered:
         SagaStep.objects.create(
             order_id=saga.order_id,
             line=line,
@@ -237,9 +254,6 @@ def _reply(saga: OrderSaga, line: OrderLine, action: str, *, outcome: str) -> No
             note=f"saga {saga.state}, line {line.stock}: acknowledged, nothing changed",
         )
         logger.info("Stale %s for order %s line %s ignored", reply_type, saga.order_id, line.pk)
-        return
-    step.reply_type, step.reply_id, step.replied_at, step.outcome = reply_type, reply_id, timezone.now(), outcome
-    step.save(update_fields=["reply_type", "reply_id", "replied_at", "outcome"])
 
 
 def overdue(now: datetime, limit: int = 200) -> list[UUID]:

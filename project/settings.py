@@ -96,10 +96,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent workers on one SQLite file: take the write lock at BEGIN (IMMEDIATE) so a
     # read-then-write transaction cannot deadlock on lock upgrade, wait for the lock instead of
     # failing at once, and use WAL so readers never block the writer.
+    # SQLITE_BUSY_TIMEOUT (seconds): how long a connection waits for another's write lock before
+    # failing with "database is locked" (an OperationalError: retried as a transient fault).
+    sqlite_busy_timeout = env.float("SQLITE_BUSY_TIMEOUT", default=30.0)
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-        "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"),
+        "timeout": sqlite_busy_timeout,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            f"PRAGMA busy_timeout={round(sqlite_busy_timeout * 1000)};"
+        ),
     }
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 # Persistent connections, in web and worker processes alike (see project/celery.py for the

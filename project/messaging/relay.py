@@ -139,21 +139,31 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
     """Send the deliveries a transaction just committed, from memory. Never raises: the relay
     loop and the sweep send whatever this could not.
 
-    One transaction: mark them sent with ``UPDATE ... RETURNING`` (only rows still pending and
-    still this event's: a row of a rolled-back transaction does not exist, a row another relay
-    took is not pending, and on PostgreSQL the row lock makes a concurrent relay skip it), send
-    what came back in one pipeline, commit. A failed send rolls the marks back.
+    Sent only if still pending (a row of a rolled-back transaction or savepoint does not exist;
+    a row the relay loop took meanwhile is no longer pending), then marked sent. No transaction
+    is held while the broker answers (on SQLite that would be the database's write lock). A
+    crash after the send and before the mark, or a relay loop claiming the same rows in that
+    instant, sends a message twice: the consumer's inbox drops the second copy.
     """
     started = time.perf_counter()
-    if not _can_update_returning(using) or any(d.delivery_id is None for d in deliveries):
+    if any(d.delivery_id is None for d in deliveries):  # a database that returns no bulk ids
         return relay_committed(using=using, event_ids={d.event_id for d in deliveries})
     try:
-        with transaction.atomic(using=using):
-            claimed = _mark_sent_returning(using, deliveries)
-            batch = [d for d in deliveries if (d.delivery_id, d.event_id) in claimed]
-            if not batch:
-                return 0
-            send_messages([(d.queue, d.kwargs) for d in batch])
+        delivered = Delivery.objects.using(using)
+        pending = set(
+            delivered.filter(
+                pk__in=[d.delivery_id for d in deliveries],
+                event_id__in={d.event_id for d in deliveries},
+                status=Delivery.Status.PENDING,
+            ).values_list("pk", "event_id")
+        )
+        batch = [d for d in deliveries if (d.delivery_id, d.event_id) in pending]
+        if not batch:
+            return 0
+        send_messages([(d.queue, d.kwargs) for d in batch])
+        delivered.filter(pk__in=[d.delivery_id for d in batch], status=Delivery.Status.PENDING).update(
+            status=Delivery.Status.SENT, send_count=F("send_count") + 1, last_sent_at=timezone.now()
+        )
     except Exception:
         logger.warning("Sending after commit failed; the outbox relay will send it", exc_info=True)
         return 0
@@ -161,36 +171,6 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
     for queue, count in Counter(d.queue for d in batch).items():
         metrics.DELIVERIES_SENT.labels(queue).inc(count)
     return len(batch)
-
-
-def _can_update_returning(using: str) -> bool:
-    connection = connections[using]
-    # PostgreSQL always; SQLite from 3.35 (the version that added RETURNING, as Django's flag says).
-    return connection.vendor == "postgresql" or (
-        connection.vendor == "sqlite" and connection.features.can_return_rows_from_bulk_insert
-    )
-
-
-def _mark_sent_returning(using: str, deliveries: Sequence[CommittedDelivery]) -> set[tuple[int, uuid.UUID]]:
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    event_field = Delivery._meta.get_field("event").target_field
-    ids = [d.delivery_id for d in deliveries]
-    event_ids = [event_field.get_db_prep_value(d.event_id, connection) for d in deliveries]
-    sent_at = Delivery._meta.get_field("last_sent_at").get_db_prep_value(timezone.now(), connection)
-    table, event_col = quote(Delivery._meta.db_table), quote("event_id")
-    sql = (
-        f"UPDATE {table} SET {quote('status')} = %s, {quote('send_count')} = {quote('send_count')} + 1, "  # noqa: S608
-        f"{quote('last_sent_at')} = %s "
-        f"WHERE {quote('status')} = %s AND {quote('id')} IN ({', '.join(['%s'] * len(ids))}) "
-        f"AND {event_col} IN ({', '.join(['%s'] * len(event_ids))}) "
-        f"RETURNING {quote('id')}, {event_col}"
-    )
-    params = [Delivery.Status.SENT.value, sent_at, Delivery.Status.PENDING.value, *ids, *event_ids]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return {(row_id, event_field.to_python(event_id)) for row_id, event_id in rows}
 
 
 def relay_pending(*, using: str = "default", limit: int | None = None) -> int:

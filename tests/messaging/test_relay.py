@@ -133,10 +133,9 @@ def test_a_message_published_in_a_rolled_back_savepoint_is_never_sent(clean_brok
 
 
 def test_a_message_of_a_rolled_back_transaction_is_not_sent_by_the_next_commit(clean_broker: redis.Redis) -> None:
-    with pytest.raises(RuntimeError):
-        with transaction.atomic():
-            publish(Pinged(key="ROLLED-BACK", amount=1))
-            raise RuntimeError("the service failed")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish(Pinged(key="ROLLED-BACK", amount=1))
+        raise RuntimeError("the service failed")
     tally_ping(key="NEXT", amount=1)
     assert [d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)] == ["NEXT"]
 
