@@ -123,6 +123,9 @@ class OrderLine(models.Model):
 class OrderSaga(models.Model):
     """The process manager of one order: reserve every line, then confirm or compensate."""
 
+    # The order's lines as orders.saga.lock() read them under this row's lock (not a field).
+    locked_lines: list[OrderLine] | None = None
+
     class State(models.TextChoices):
         RESERVING = "reserving"
         COMPENSATING = "compensating"

@@ -20,7 +20,6 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from orders.events import CommitStock, OrderCancelled, OrderConfirmed, OrderFailed, ReleaseStock, ReserveStock
@@ -58,15 +57,12 @@ def start(order: Order) -> OrderSaga:
 def lock(order_id: UUID) -> OrderSaga | None:
     # Lock the saga row: replies for one order, the deadline sweep and a cancellation racing
     # each other are applied one after the other, each seeing the previous one's result.
-    # The order's lines come along (prefetched once, read and updated in memory by the steps
-    # below): the saga's row lock guards them too, as every change to them goes through here.
-    return (
-        OrderSaga.objects.select_for_update()
-        .select_related("order")
-        .prefetch_related("order__lines")
-        .filter(order_id=order_id)
-        .first()
-    )
+    saga = OrderSaga.objects.select_for_update().select_related("order").filter(order_id=order_id).first()
+    if saga is not None:
+        # The order's lines, read once and then read and changed in memory by the step: the
+        # saga's row lock guards them too, as every change to them goes through here.
+        saga.locked_lines = list(OrderLine.objects.filter(order_id=order_id).order_by("position"))
+    return saga
 
 
 def on_stock_reserved(saga: OrderSaga, line_id: UUID) -> None:
@@ -178,8 +174,10 @@ def _observe_end(saga: OrderSaga) -> None:
 
 
 def _lines(saga: OrderSaga) -> list[OrderLine]:
-    """The order's lines, in position order, read once per locked saga (lock() prefetches them)."""
-    return list(saga.order.lines.all())
+    """The order's lines, in position order, read once per locked saga (lock() reads them)."""
+    if getattr(saga, "locked_lines", None) is None:
+        saga.locked_lines = list(saga.order.lines.order_by("position"))
+    return saga.locked_lines
 
 
 def _line(saga: OrderSaga, line_id: UUID) -> OrderLine:
@@ -237,12 +235,18 @@ def _reply(saga: OrderSaga, line: OrderLine, action: str, *, outcome: str) -> No
     envelope = current_envelope()
     reply_type = envelope.event_type if envelope else ""
     reply_id = envelope.event_id if envelope else None
-    # The newest step awaiting this reply gets it, in one UPDATE; none awaiting: a stale reply.
-    awaiting = SagaStep.objects.filter(order_id=saga.order_id, line=line, action=action, replied_at__isnull=True)
-    answered = SagaStep.objects.filter(pk=Subquery(awaiting.order_by("-sent_at", "-id").values("pk")[:1])).update(
-        reply_type=reply_type, reply_id=reply_id, replied_at=timezone.now(), outcome=outcome
+    # The newest step awaiting this reply gets it; none awaiting: a stale reply.
+    awaiting = (
+        SagaStep.objects.filter(line=line, action=action, replied_at__isnull=True)
+        .order_by("-sent_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
     )
-    if not answered:
+    if awaiting is not None:
+        SagaStep.objects.filter(pk=awaiting).update(
+            reply_type=reply_type, reply_id=reply_id, replied_at=timezone.now(), outcome=outcome
+        )
+    else:
         SagaStep.objects.create(
             order_id=saga.order_id,
             line=line,
