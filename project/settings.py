@@ -99,6 +99,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLITE_BUSY_TIMEOUT (seconds): how long a connection waits for another's write lock before
     # failing with "database is locked" (an OperationalError: retried as a transient fault).
     sqlite_busy_timeout = env.float("SQLITE_BUSY_TIMEOUT", default=30.0)
+    # Django's SQLite backend, waiting for the write lock by short polls (see its docstring).
+    DATABASES["default"]["ENGINE"] = "project.db.backends.sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": sqlite_busy_timeout,

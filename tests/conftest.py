@@ -87,7 +87,7 @@ def clean_broker(broker: redis.Redis) -> redis.Redis:
 def test_database_url() -> str:
     """The URL of the database pytest-django created, for worker subprocesses to share it."""
     s = connection.settings_dict
-    if s["ENGINE"] == "django.db.backends.sqlite3":
+    if connection.vendor == "sqlite":
         return f"sqlite:///{Path(s['NAME']).resolve()}"
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"

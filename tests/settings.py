@@ -36,6 +36,6 @@ MESSAGING_RETRY_BACKOFF_MAX = env.float("MESSAGING_RETRY_BACKOFF_MAX", default=1
 # Where the test-only handlers keep state that must survive a rolled-back transaction.
 TESTAPP_STATE_DIR = env.str("TESTAPP_STATE_DIR", default=str(VAR_DIR / "testapp-state"))
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not the in-memory default, so worker subprocesses can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(VAR_DIR / "test.sqlite3"))}

@@ -18,7 +18,7 @@ EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = env.str("RELIABILITY_EMAIL_DIR", default="/tmp/reliability-emails")  # noqa: S108
 
 _busy = env.float("RELIABILITY_SQLITE_BUSY_TIMEOUT", default=0.0)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and _busy > 0:
+if DATABASES["default"]["ENGINE"].endswith("sqlite3") and _busy > 0:
     DATABASES["default"]["OPTIONS"] = {
         **DATABASES["default"]["OPTIONS"],
         "timeout": _busy,
