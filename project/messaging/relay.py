@@ -161,9 +161,12 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
         if not batch:
             return 0
         send_messages([(d.queue, d.kwargs) for d in batch])
-        delivered.filter(pk__in=[d.delivery_id for d in batch], status=Delivery.Status.PENDING).update(
-            status=Delivery.Status.SENT, send_count=F("send_count") + 1, last_sent_at=timezone.now()
-        )
+        # A transaction of its own rather than autocommit: on SQLite it then waits for the write
+        # lock as every transaction does (project.db.backends.sqlite3), not by the busy handler.
+        with transaction.atomic(using=using):
+            delivered.filter(pk__in=[d.delivery_id for d in batch], status=Delivery.Status.PENDING).update(
+                status=Delivery.Status.SENT, send_count=F("send_count") + 1, last_sent_at=timezone.now()
+            )
     except Exception:
         logger.warning("Sending after commit failed; the outbox relay will send it", exc_info=True)
         return 0
