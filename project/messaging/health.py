@@ -16,6 +16,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
+from project.messaging.relay import open_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,10 @@ class MessagingState:
 
 def database_state(alias: str) -> DatabaseState:
     now = timezone.now()
-    open_deliveries = Delivery.objects.using(alias).filter(status__in=[Delivery.Status.PENDING, Delivery.Status.SENT])
-    counts = dict(open_deliveries.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-    first = open_deliveries.filter(status=Delivery.Status.PENDING).aggregate(at=Min("created_at"))["at"]
+    # By the partial index of open deliveries on every database (see relay.open_deliveries).
+    still_open = open_deliveries(alias)
+    counts = dict(still_open.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    first = still_open.filter(status=Delivery.Status.PENDING).aggregate(at=Min("created_at"))["at"]
     recent = InboxRecord.objects.using(alias).filter(processed_at__gte=now - THROUGHPUT_WINDOW).count()
     letters = (
         DeadLetter.objects.using(alias)

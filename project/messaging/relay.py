@@ -108,7 +108,7 @@ def _send_claimed(qs: QuerySet[Delivery], *, using: str, limit: int) -> int:
     return len(batch)
 
 
-def _open_deliveries(using: str) -> QuerySet[Delivery]:
+def open_deliveries(using: str) -> QuerySet[Delivery]:
     """Deliveries not processed yet, stated so that every database finds them by the partial
     index delivery_open_idx.
 
@@ -182,7 +182,7 @@ def relay_pending(*, using: str = "default", limit: int | None = None) -> int:
     sent = 0
     while limit is None or sent < limit:
         step = batch_size if limit is None else min(batch_size, limit - sent)
-        qs = _open_deliveries(using).filter(status=Delivery.Status.PENDING)
+        qs = open_deliveries(using).filter(status=Delivery.Status.PENDING)
         count = _send_claimed(qs, using=using, limit=step)
         sent += count
         if count < step:
@@ -211,7 +211,7 @@ def sweep(*, using: str = "default") -> SweepReport:
     cutoff = timezone.now() - timedelta(seconds=settings.MESSAGING_REDELIVER_AFTER)
     with transaction.atomic(using=using):
         stale = _claim(
-            _open_deliveries(using).filter(status=Delivery.Status.SENT, last_sent_at__lt=cutoff),
+            open_deliveries(using).filter(status=Delivery.Status.SENT, last_sent_at__lt=cutoff),
             using,
             settings.MESSAGING_RELAY_BATCH_SIZE * 10,
         )

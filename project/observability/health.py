@@ -21,6 +21,7 @@ from kombu import Connection
 from kombu.pidbox import Mailbox
 
 from project.messaging.models import Delivery
+from project.messaging.relay import open_deliveries
 from project.observability.metrics import carries_metrics_token
 
 
@@ -71,7 +72,7 @@ class OutboxLag(HealthCheck):
         limit = settings.MESSAGING_HEALTH_MAX_OUTBOX_LAG
         for alias in connections:
             oldest = (
-                Delivery.objects.using(alias)
+                open_deliveries(alias)  # by the partial index, on SQLite too
                 .filter(status=Delivery.Status.PENDING)
                 .order_by("id")
                 .values_list("created_at", flat=True)
