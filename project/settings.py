@@ -284,6 +284,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Messaging layer (project/messaging) ---------------------------------------------------
 # Send outbox rows right after the publishing transaction commits (the sweep is the safety net).
 MESSAGING_SEND_ON_COMMIT = env.bool("MESSAGING_SEND_ON_COMMIT", default=True)
+# After the broker refused a send, a process leaves sending to the relay loop for this long
+# instead of making every commit wait for the broker (see relay.send_committed).
+MESSAGING_SEND_PAUSE_AFTER_FAILURE = env.float("MESSAGING_SEND_PAUSE_AFTER_FAILURE", default=10.0)
 # Retries of transient faults: exponential backoff with full jitter, capped.
 MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=6)
 MESSAGING_RETRY_BACKOFF = env.float("MESSAGING_RETRY_BACKOFF", default=2.0)

@@ -17,6 +17,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from project.messaging import relay
 from project.messaging.testing import TestBus, test_bus
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,6 +41,12 @@ def wait_until(
 def bus(db: None) -> Iterator[TestBus]:
     with test_bus() as the_bus:
         yield the_bus
+
+
+@pytest.fixture(autouse=True)
+def _sending_after_commit_not_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A test that made a send fail must not leave the next tests' commits unsent.
+    monkeypatch.setattr(relay, "_send_paused_until", 0.0)
 
 
 @pytest.fixture(autouse=True)

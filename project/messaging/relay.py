@@ -135,6 +135,13 @@ def relay_committed(*, using: str, event_ids: Iterable[uuid.UUID]) -> int:
         return 0
 
 
+# After the broker refused a send, sending after commit pauses in this process for
+# MESSAGING_SEND_PAUSE_AFTER_FAILURE seconds: every commit would otherwise wait for the broker's
+# connection attempts (about 6 s with Redis down), a request with it. Deliveries stay pending
+# meanwhile; the relay loop sends them once the broker is back.
+_send_paused_until = 0.0
+
+
 def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> int:
     """Send the deliveries a transaction just committed, from memory. Never raises: the relay
     loop and the sweep send whatever this could not.
@@ -145,11 +152,14 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
     crash after the send and before the mark, or a relay loop claiming the same rows in that
     instant, sends a message twice: the consumer's inbox drops the second copy.
     """
+    global _send_paused_until
+    if time.monotonic() < _send_paused_until:
+        return 0  # the broker failed a moment ago: the relay loop will send these
     started = time.perf_counter()
     if any(d.delivery_id is None for d in deliveries):  # a database that returns no bulk ids
         return relay_committed(using=using, event_ids={d.event_id for d in deliveries})
+    delivered = Delivery.objects.using(using)
     try:
-        delivered = Delivery.objects.using(using)
         pending = set(
             delivered.filter(
                 pk__in=[d.delivery_id for d in deliveries],
@@ -160,7 +170,19 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
         batch = [d for d in deliveries if (d.delivery_id, d.event_id) in pending]
         if not batch:
             return 0
-        send_messages([(d.queue, d.kwargs) for d in batch])
+        try:
+            send_messages([(d.queue, d.kwargs) for d in batch])
+        except Exception:
+            pause = settings.MESSAGING_SEND_PAUSE_AFTER_FAILURE
+            _send_paused_until = time.monotonic() + pause
+            logger.warning(
+                "Sending after commit failed; %d deliveries wait in the outbox for the relay, and sending after "
+                "commit pauses for %gs",
+                len(batch),
+                pause,
+                exc_info=True,
+            )
+            return 0
         # A transaction of its own rather than autocommit: on SQLite it then waits for the write
         # lock as every transaction does (project.db.backends.sqlite3), not by the busy handler.
         with transaction.atomic(using=using):

@@ -150,18 +150,29 @@ def test_a_delivery_another_relay_already_sent_is_not_sent_again_after_commit(cl
     assert Delivery.objects.get().send_count == 1
 
 
-def test_when_the_broker_refuses_the_send_the_deliveries_stay_pending_for_the_relay(
-    clean_broker: redis.Redis, monkeypatch
+def test_when_the_broker_refuses_the_send_the_deliveries_stay_pending_and_sending_pauses(
+    clean_broker: redis.Redis, monkeypatch, settings
 ) -> None:
+    attempts: list[object] = []
+
     def broker_down(messages: object) -> None:
+        attempts.append(messages)
         raise ConnectionError("broker unavailable")
 
     monkeypatch.setattr(relay, "send_messages", broker_down)
     tally_ping(key="LATER", amount=1)  # commits; the send fails and is only logged
-    assert Delivery.objects.get().status == Delivery.Status.PENDING
+    # The next commits do not wait for the broker again (with Redis down each attempt takes
+    # seconds): their deliveries go straight to the relay.
+    tally_ping(key="LATER-STILL", amount=1)
+    assert len(attempts) == 1
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.PENDING}
     monkeypatch.undo()
-    assert sweep().sent == 1
-    assert [d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)] == ["LATER"]
+    assert sweep().sent == 2
+    assert sorted(d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)) == ["LATER", "LATER-STILL"]
+    # Once the pause is over, commits send again.
+    monkeypatch.setattr(relay, "_send_paused_until", 0.0)
+    tally_ping(key="AGAIN", amount=1)
+    assert Delivery.objects.get(event__payload__key="AGAIN").status == Delivery.Status.SENT
 
 
 def test_publish_many_writes_each_message_and_sends_them_in_one_batch(clean_broker: redis.Redis) -> None:
