@@ -16,12 +16,12 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import BooleanField, F, QuerySet
+from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -227,13 +227,14 @@ def sweep(*, using: str = "default") -> SweepReport:
     A delivery sent more than MESSAGING_REDELIVER_AFTER seconds ago and still not confirmed is
     checked against its consumer's inbox and dead letters (on the consumer's database, one query
     each, never joined with ours): processed ones are confirmed, dead-lettered ones are marked so,
-    and the rest are sent again.
+    and the rest are sent again. The wait doubles with every send (up to 8x): a message that is
+    merely queued behind a long backlog (a consumer stopped for an hour) is not copied into its
+    queue again every MESSAGING_REDELIVER_AFTER.
     """
     report = SweepReport()
-    cutoff = timezone.now() - timedelta(seconds=settings.MESSAGING_REDELIVER_AFTER)
     with transaction.atomic(using=using):
         stale = _claim(
-            open_deliveries(using).filter(status=Delivery.Status.SENT, last_sent_at__lt=cutoff),
+            open_deliveries(using).filter(Q(status=Delivery.Status.SENT) & _due_for_resend(timezone.now())),
             using,
             settings.MESSAGING_RELAY_BATCH_SIZE * 10,
         )
@@ -252,6 +253,17 @@ def sweep(*, using: str = "default") -> SweepReport:
     report.requeued_ids = lost
     report.sent = relay_pending(using=using)
     return report
+
+
+def _due_for_resend(now: datetime) -> Q:
+    """Sent ``send_count`` times and unconfirmed for MESSAGING_REDELIVER_AFTER x 1, 2, 4, 8 seconds."""
+    after = timedelta(seconds=settings.MESSAGING_REDELIVER_AFTER)
+    return (
+        Q(send_count__lte=1, last_sent_at__lt=now - after)
+        | Q(send_count=2, last_sent_at__lt=now - 2 * after)
+        | Q(send_count=3, last_sent_at__lt=now - 4 * after)
+        | Q(send_count__gte=4, last_sent_at__lt=now - 8 * after)
+    )
 
 
 def _consumer_outcomes(

@@ -200,3 +200,28 @@ def test_open_deliveries_are_found_by_the_partial_index_on_every_database() -> N
                 cursor.execute("SET LOCAL enable_seqscan = off")
         plans = {name: qs.explain() for name, qs in queries.items()}
     assert {name: "delivery_open_idx" in plan for name, plan in plans.items()} == dict.fromkeys(queries, True), plans
+
+
+def test_the_sweep_waits_twice_as_long_before_each_new_copy_of_an_unconfirmed_delivery(
+    clean_broker: redis.Redis, settings
+) -> None:
+    tally_ping(key="QUEUED-BEHIND-A-BACKLOG", amount=1)  # sent once; its consumer is stopped
+    after = timedelta(seconds=settings.MESSAGING_REDELIVER_AFTER)
+    # (times sent, unconfirmed for how many MESSAGING_REDELIVER_AFTER, sent again?)
+    cases = [
+        (1, 0.9, False),
+        (1, 1.1, True),
+        (2, 1.9, False),
+        (2, 2.1, True),
+        (3, 3.9, False),
+        (3, 4.1, True),
+        (9, 7.9, False),
+        (9, 8.1, True),
+    ]
+    seen = []
+    for send_count, waited, _ in cases:
+        Delivery.objects.update(
+            status=Delivery.Status.SENT, send_count=send_count, last_sent_at=timezone.now() - waited * after
+        )
+        seen.append((send_count, waited, sweep().requeued == 1))
+    assert seen == cases
