@@ -26,12 +26,12 @@ def _apply(
         modeladmin.message_user(request, f"{count} article(s) {done}.", level=messages.SUCCESS)
 
 
-@admin.action(description="Publish selected drafts")
+@admin.action(description="Publish selected drafts", permissions=["change"])
 def publish_articles(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Article]) -> None:
     _apply(modeladmin, request, queryset, services.article_publish, "published")
 
 
-@admin.action(description="Unpublish selected articles")
+@admin.action(description="Unpublish selected articles", permissions=["change"])
 def unpublish_articles(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Article]) -> None:
     _apply(modeladmin, request, queryset, services.article_unpublish, "unpublished")
 
@@ -39,7 +39,7 @@ def unpublish_articles(modeladmin: admin.ModelAdmin, request: HttpRequest, query
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     """Read-only view of articles; state changes go through the services (the actions), so that
-    every change publishes its event."""
+    every change publishes its event. Publishing and unpublishing need ``articles.change_article``."""
 
     list_display = ("title", "slug", "author_name", "status", "revision", "published_at", "updated_at")
     list_filter = ("status", "published_at")

@@ -1,4 +1,5 @@
-"""Inventory admin. Stock changes go through services (restock action); nothing edits levels by hand."""
+"""Inventory admin. Stock changes go through services (restock action); nothing edits levels by hand.
+Restocking changes products: it needs ``inventory.change_stockitem`` (not offered without it)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class StockItemAdmin(admin.ModelAdmin):
     action_form = RestockForm
     actions = ["restock"]
 
-    @admin.action(description="Restock selected products by the quantity given")
+    @admin.action(description="Restock selected products by the quantity given", permissions=["change"])
     def restock(self, request: HttpRequest, queryset: QuerySet[StockItem]) -> None:
         try:
             quantity = forms.IntegerField(min_value=1).clean(request.POST.get("quantity"))

@@ -4,12 +4,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from articles import selectors, services
 from articles.api.serializers import ArticleCreateSerializer, ArticleEditSerializer, ArticleSerializer
-from articles.models import ArticleError, IllegalTransition
+from articles.models import Article, ArticleError, IllegalTransition
 
 
 class Conflict(APIException):
@@ -24,16 +25,29 @@ def _as_api_error(exc: ArticleError) -> APIException:
     return ValidationError({exc.field or "non_field_errors": [exc.message]})
 
 
+class OwnArticleOrChangePermission(BasePermission):
+    """An author edits and moves their own articles; someone else's (which only staff see) needs
+    ``articles.change_article``, as the admin's publish and unpublish actions do."""
+
+    message = "Changing another author's article needs the articles.change_article permission."
+
+    def has_object_permission(self, request: Request, view: object, obj: Article) -> bool:
+        user = request.user
+        return request.method in SAFE_METHODS or obj.author_id == user.pk or user.has_perm("articles.change_article")
+
+
 _CONFLICT = OpenApiResponse(description="The article's state does not allow this move.")
 
 
 class ArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Authors write, publish and unpublish their own articles; staff manage everyone's.
+    """Authors write, publish and unpublish their own articles; staff read everyone's and, with
+    articles.change_article, change them (403 without it).
 
     Another author's article is a 404 for a non-staff user: its existence is not disclosed.
     """
 
     serializer_class = ArticleSerializer
+    permission_classes = [IsAuthenticated, OwnArticleOrChangePermission]
     filterset_fields = ["status"]
 
     def get_queryset(self):

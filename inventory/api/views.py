@@ -18,16 +18,32 @@ from inventory.api.serializers import (
 from inventory.models import StockItem
 
 
-class IsStaffOrReadOnly(permissions.BasePermission):
+class StaffWithStockPermissions(permissions.BasePermission):
+    """Anyone signed in reads; writing is for staff with the model permission it needs:
+    ``inventory.add_stockitem`` to create a product, ``inventory.change_stockitem`` to restock or
+    adjust one (the same permission as the admin's restock action)."""
+
+    required = {
+        "create": "inventory.add_stockitem",
+        "restock": "inventory.change_stockitem",
+        "adjust": "inventory.change_stockitem",
+    }
+    message = "Creating a product needs inventory.add_stockitem; restocking and adjusting inventory.change_stockitem."
+
     def has_permission(self, request: Request, view: object) -> bool:
-        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        user = request.user
+        perm = self.required.get(getattr(view, "action", None) or "")
+        return bool(user and user.is_staff and perm and user.has_perm(perm))
 
 
 class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Products with their stock levels. Anyone signed in reads; staff create, restock and adjust."""
+    """Products with their stock levels. Anyone signed in reads; staff with inventory.add_stockitem
+    create, with inventory.change_stockitem restock and adjust."""
 
     serializer_class = StockItemSerializer
-    permission_classes = [permissions.IsAuthenticated, IsStaffOrReadOnly]
+    permission_classes = [permissions.IsAuthenticated, StaffWithStockPermissions]
     lookup_field = "sku"
     lookup_value_regex = "[A-Za-z0-9-]+"
     filterset_fields = ["sku"]

@@ -23,6 +23,7 @@ from orders.api.serializers import (
 from orders.models import Order
 from project.api.filters import UtcIsoDateTimeFilter
 from project.api.throttling import OrderPlacementRateThrottle
+from project.messaging.permissions import timeline_for
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -36,6 +37,20 @@ class CanOperateSagas(BasePermission):
     def has_permission(self, request: Request, view: object) -> bool:
         user = request.user
         return bool(user and user.is_staff and user.has_perm("orders.change_order"))
+
+
+class OwnOrderOrChangePermission(BasePermission):
+    """A customer cancels their own order; cancelling someone else's (which only staff see) needs
+    ``orders.change_order``, as the admin's cancel action does."""
+
+    message = "Cancelling another customer's order needs the orders.change_order permission."
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        return bool(request.user and request.user.is_authenticated)
+
+    def has_object_permission(self, request: Request, view: object, obj: Order) -> bool:
+        user = request.user
+        return obj.customer_id == user.pk or user.has_perm("orders.change_order")
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -102,10 +117,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         request=OrderCancelSerializer,
         responses={202: OrderSerializer, 400: OpenApiResponse(description="The order can no longer be cancelled.")},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[OwnOrderOrChangePermission])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        """Cancel an order still reserving stock. What it holds is released, then it is cancelled."""
-        order = self.get_object()  # 404 for another customer's order
+        """Cancel an order still reserving stock. What it holds is released, then it is cancelled.
+        Staff cancelling another customer's order need orders.change_order."""
+        order = self.get_object()  # 404 for another customer's order (a customer); 403 without the permission
         incoming = OrderCancelSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         try:
@@ -118,13 +134,15 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["get"])
     def timeline(self, request: Request, pk: str | None = None) -> Response:
         """The saga's step history (each command sent to inventory, what came back, and when) and
-        ``events``: the order's messaging timeline. Staff see every delivery, inbox record and dead
-        letter with its handler and error; a customer sees the events only."""
+        ``events``: the order's messaging timeline. Staff see every delivery and inbox record, and
+        with messaging.view_deadletter every dead letter with its handler and error; a customer
+        sees the events only."""
         order = self.get_object()
         the_saga = selectors.saga_timeline(order.pk)
         entries = selectors.order_messaging_timeline(order.pk)
         if not request.user.is_staff:
             entries = [e for e in entries if e.kind == "event"]
+        entries = timeline_for(request.user, entries)
         the_saga.timeline_events = entries
         return Response(OrderTimelineSerializer(the_saga).data)
 

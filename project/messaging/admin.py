@@ -4,9 +4,11 @@ Beyond the tables: the timeline of a correlation id (linked from outbox events a
 letters), dead letters grouped by fingerprint (replay a whole group), and replay or discard of
 one letter (discarding asks for a reason on a confirmation page; the row is kept).
 
-Every staff member may read the dead letters; replaying and discarding them is an operator's
-power, given by the ``messaging.change_deadletter`` permission (the actions are not offered
-without it, and the replay and discard views answer 403).
+Reading the dead letters (their payloads and errors may quote a customer's email address) needs
+``messaging.view_deadletter``: without it the list, the pages and the groups answer 403 and the
+timelines leave the dead letters out (project/messaging/permissions.py). Replaying and discarding
+them is an operator's power, given by ``messaging.change_deadletter`` (which implies reading; the
+actions are not offered without it, and the replay and discard views answer 403).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from django.views.decorators.http import require_POST
 
 from project.messaging import selectors, services
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
+from project.messaging.permissions import timeline_for
 from project.messaging.selectors import TimelineEntry
 
 
@@ -56,6 +59,7 @@ def render_timeline(
     template: str = "admin/messaging/timeline.html",
 ) -> TemplateResponse:
     """Render timeline rows in the admin (domain apps' admins use it for their own timelines)."""
+    entries = timeline_for(request.user, entries)  # dead letters only to who may read them
     start = entries[0].at if entries else None
     rows = [
         {
@@ -218,6 +222,8 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         ]
 
     def groups_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         show_all = request.GET.get("all") == "1"
         context = {
             **self.admin_site.each_context(request),
@@ -301,10 +307,6 @@ class DeadLetterAdmin(ReadOnlyAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/messaging/deadletter/discard.html", context)
-
-    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Any staff member may read the dead letters (the health panel of the index counts them).
-        return request.user.is_staff or super().has_view_permission(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # "Change" is replay and discard (the actions and views above); every field stays read-only.

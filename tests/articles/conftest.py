@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from tests.factories.articles import AuthorFactory
@@ -18,7 +19,10 @@ def grace(db: None):
 
 @pytest.fixture
 def editor(db: None):
-    return AuthorFactory(username="editor", first_name="Eddie", last_name="Tor", is_staff=True)
+    """Staff who may change anyone's article (articles.change_article)."""
+    eddie = AuthorFactory(username="editor", first_name="Eddie", last_name="Tor", is_staff=True)
+    eddie.user_permissions.add(Permission.objects.get(content_type__app_label="articles", codename="change_article"))
+    return eddie
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""The products API: anyone signed in reads stock levels; only staff change them."""
+"""The products API: anyone signed in reads stock levels; only staff change them, with
+inventory.add_stockitem and inventory.change_stockitem (without: tests/security/test_staff_write_permissions.py)."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from inventory.models import StockAdjustment, StockItem
@@ -22,8 +24,14 @@ def customer() -> APIClient:
 
 @pytest.fixture
 def staff() -> APIClient:
+    clerk = StaffFactory()
+    clerk.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="inventory", codename__in=["add_stockitem", "change_stockitem"]
+        )
+    )
     api = APIClient()
-    api.force_authenticate(StaffFactory())
+    api.force_authenticate(clerk)
     return api
 
 

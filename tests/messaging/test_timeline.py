@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -88,7 +89,9 @@ def test_the_correlation_timeline_api_is_for_staff_only(confirmed_order: Order) 
     api = APIClient()
     api.force_authenticate(CustomerFactory(username="curious-carol"))
     assert api.get(url).status_code == 403
-    api.force_authenticate(StaffFactory(username="operator-olga"))
+    olga = StaffFactory(username="operator-olga")
+    olga.user_permissions.add(Permission.objects.get(content_type__app_label="messaging", codename="view_deadletter"))
+    api.force_authenticate(olga)
     response = api.get(url)
     assert response.status_code == 200
     body = response.json()

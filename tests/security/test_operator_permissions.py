@@ -1,7 +1,9 @@
-"""Operator powers need their model's change permission, not just a staff account: replaying and
-discarding dead letters need ``messaging.change_deadletter`` (project/messaging/admin.py; there is
+"""Operator powers need their model's permission, not just a staff account: reading dead letters
+needs ``messaging.view_deadletter`` (the admin's pages, and the dead letters in timelines),
+replaying and discarding them ``messaging.change_deadletter`` (project/messaging/admin.py; there is
 no dead-letter endpoint in the API), running a saga by hand and cancelling orders from the admin
-need ``orders.change_order`` (orders/admin.py, orders/api/views.py).
+``orders.change_order`` (orders/admin.py, orders/api/views.py). Stock, articles and cancelling
+another customer's order through the API: test_staff_write_permissions.py.
 
 Two staff members: ``clara`` the clerk may view dead letters and orders and change nothing;
 ``otto`` the operator has the change permissions.
@@ -98,11 +100,27 @@ def test_staff_without_the_change_permission_see_dead_letters_but_cannot_replay_
     assert_untouched(letter)
 
 
-def test_staff_without_any_messaging_permission_still_read_the_dead_letters(letter: DeadLetter) -> None:
-    admin = admin_of(StaffFactory(username="stan"))
-    assert admin.get("/admin/messaging/deadletter/").status_code == 200
+def test_staff_without_a_messaging_permission_cannot_read_the_dead_letters(letter: DeadLetter) -> None:
+    """A dead letter's payload and error may quote a customer's email address."""
+    stan = StaffFactory(username="stan")
+    admin = admin_of(stan)
+    assert admin.get("/admin/messaging/deadletter/").status_code == 403
+    assert admin.get("/admin/messaging/deadletter/groups/").status_code == 403
+    assert admin.get(f"/admin/messaging/deadletter/{letter.pk}/change/").status_code == 403
     assert admin.post(f"/admin/messaging/deadletter/{letter.pk}/replay/").status_code == 403
     assert_untouched(letter)
+
+
+def test_timelines_show_dead_letters_only_to_staff_who_may_read_them(letter: DeadLetter, clerk) -> None:
+    stan = StaffFactory(username="stan")
+    path = f"/api/messaging/correlations/{letter.correlation_id}/timeline/"
+    kinds = {e["kind"] for e in api_of(stan).get(path).json()["entries"]}
+    assert "dead_letter" not in kinds and "event" in kinds
+    assert "dead_letter" in {e["kind"] for e in api_of(clerk).get(path).json()["entries"]}
+
+    admin_path = f"/admin/messaging/outboxevent/correlations/{letter.correlation_id}/timeline/"
+    assert "dead letter #" not in admin_of(stan).get(admin_path).content.decode()
+    assert f"dead letter #{letter.pk}" in admin_of(clerk).get(admin_path).content.decode()
 
 
 def test_staff_with_the_change_permission_replay_and_discard_dead_letters(letter: DeadLetter, operator) -> None:

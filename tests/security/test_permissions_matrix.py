@@ -5,8 +5,9 @@ bob's order and grace's articles as everybody else's).
 Roles: anonymous; customer (alice: an order, no article); author (ada: an order and articles);
 staff (stan: is_staff, no model permissions); superuser (root). API calls carry the role's API
 token, admin pages its session. ``-`` marks a cell that does not exist (the anonymous own
-nothing; alice has no article of her own). Staff with some model permissions (a clerk who may only
-look, an operator who may replay dead letters and run a saga by hand): test_operator_permissions.py.
+nothing; alice has no article of her own). Staff without model permissions read what staff read
+(except the dead letters) and change nothing of anyone else's. Staff with some model permissions (a
+clerk who may only look, an operator who may change things): test_operator_permissions.py.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ METRICS_TOKEN = "a-scraper-token-for-the-matrix"
 # fmt: off
 #  method   path                                                    anonymous customer author  staff  superuser
 MATRIX = [
-    # orders: a customer sees and cancels their own; staff see everyone's; running the saga by hand
-    # needs orders.change_order
+    # orders: a customer sees and cancels their own; staff see everyone's; cancelling another's and
+    # running the saga by hand needs orders.change_order
     ("GET",   "/api/orders/",                                          401,    200,    200,    200,    200),
     ("POST",  "/api/orders/",                                          401,    201,    201,    201,    201),
     ("GET",   "/api/orders/{own_order}/",                              _,      200,    200,    200,    200),
@@ -42,17 +43,18 @@ MATRIX = [
     ("GET",   "/api/orders/{own_order}/timeline/",                     _,      200,    200,    200,    200),
     ("GET",   "/api/orders/{other_order}/timeline/",                   401,    404,    404,    200,    200),
     ("POST",  "/api/orders/{own_order}/cancel/",                       _,      202,    202,    202,    202),
-    ("POST",  "/api/orders/{other_order}/cancel/",                     401,    404,    404,    202,    202),
+    ("POST",  "/api/orders/{other_order}/cancel/",                     401,    404,    404,    403,    202),
     ("POST",  "/api/orders/{own_order}/retry-step/",                   _,      403,    403,    403,    202),
     ("POST",  "/api/orders/{other_order}/retry-step/",                 401,    403,    403,    403,    202),
     ("POST",  "/api/orders/{own_order}/compensate/",                   _,      403,    403,    403,    202),
     ("POST",  "/api/orders/{other_order}/compensate/",                 401,    403,    403,    403,    202),
-    # inventory: anyone signed in reads; staff create, restock, adjust
+    # inventory: anyone signed in reads; staff create (inventory.add_stockitem), restock and adjust
+    # (inventory.change_stockitem)
     ("GET",   "/api/products/",                                        401,    200,    200,    200,    200),
     ("GET",   "/api/products/{sku}/",                                  401,    200,    200,    200,    200),
-    ("POST",  "/api/products/",                                        401,    403,    403,    201,    201),
-    ("POST",  "/api/products/{sku}/restock/",                          401,    403,    403,    200,    200),
-    ("POST",  "/api/products/{sku}/adjust/",                           401,    403,    403,    200,    200),
+    ("POST",  "/api/products/",                                        401,    403,    403,    403,    201),
+    ("POST",  "/api/products/{sku}/restock/",                          401,    403,    403,    403,    200),
+    ("POST",  "/api/products/{sku}/adjust/",                           401,    403,    403,    403,    200),
     # users: anyone registers; the rest is one's own account only (there is no one else's URL)
     ("POST",  "/api/users/register/",                                  201,    201,    201,    201,    201),
     ("GET",   "/api/users/me/",                                        401,    200,    200,    200,    200),
@@ -61,18 +63,19 @@ MATRIX = [
     ("PATCH", "/api/users/me/preferences/",                            401,    200,    200,    200,    200),
     # notifications: a list of one's own (staff: all), see the visibility tests below
     ("GET",   "/api/notifications/",                                   401,    200,    200,    200,    200),
-    # articles: an author manages their own; another's does not exist for them; staff manage all
+    # articles: an author manages their own; another's does not exist for them; staff read all and
+    # change another's with articles.change_article
     ("GET",   "/api/articles/",                                        401,    200,    200,    200,    200),
     ("POST",  "/api/articles/",                                        401,    201,    201,    201,    201),
     ("GET",   "/api/articles/{own_article}/",                          _,      _,      200,    200,    200),
     ("GET",   "/api/articles/{other_article}/",                        401,    404,    404,    200,    200),
     ("PATCH", "/api/articles/{own_article}/",                          _,      _,      200,    200,    200),
-    ("PATCH", "/api/articles/{other_article}/",                        401,    404,    404,    200,    200),
-    ("PUT",   "/api/articles/{other_article}/",                        401,    404,    404,    200,    200),
+    ("PATCH", "/api/articles/{other_article}/",                        401,    404,    404,    403,    200),
+    ("PUT",   "/api/articles/{other_article}/",                        401,    404,    404,    403,    200),
     ("POST",  "/api/articles/{own_article}/publish/",                  _,      _,      200,    200,    200),
-    ("POST",  "/api/articles/{other_article}/publish/",                401,    404,    404,    200,    200),
-    ("POST",  "/api/articles/{other_published}/unpublish/",            401,    404,    404,    200,    200),
-    ("POST",  "/api/articles/{other_unpublished}/redraft/",            401,    404,    404,    200,    200),
+    ("POST",  "/api/articles/{other_article}/publish/",                401,    404,    404,    403,    200),
+    ("POST",  "/api/articles/{other_published}/unpublish/",            401,    404,    404,    403,    200),
+    ("POST",  "/api/articles/{other_unpublished}/redraft/",            401,    404,    404,    403,    200),
     # publishing: public, no authentication at all
     ("GET",   "/api/public/articles/",                                 200,    200,    200,    200,    200),
     ("GET",   "/api/public/articles/{slug}/",                          200,    200,    200,    200,    200),
@@ -92,16 +95,16 @@ MATRIX = [
     ("GET",   "/health/live/",                                         200,    200,    200,    200,    200),
     ("GET",   "/health/",                                              HEALTH, HEALTH, HEALTH, HEALTH, HEALTH),
     # the admin: staff only (customers and authors are sent to the login page); model pages need
-    # model permissions, except reading the dead letters, which project/messaging/admin.py opens to
-    # all staff; replaying and discarding them needs messaging.change_deadletter, the saga's pages
-    # orders.change_order (POSTs, and the actions: test_operator_permissions.py)
+    # model permissions: reading the dead letters messaging.view_deadletter, replaying and
+    # discarding them messaging.change_deadletter, the saga's pages orders.change_order (POSTs, and
+    # the actions: test_operator_permissions.py)
     ("GET",   "/admin/",                                               302,    302,    302,    200,    200),
     ("GET",   "/admin/orders/order/",                                  302,    302,    302,    403,    200),
     ("GET",   "/admin/orders/order/{other_order}/retry-step/",         302,    302,    302,    403,    200),
     ("GET",   "/admin/orders/order/{other_order}/compensate/",         302,    302,    302,    403,    200),
-    ("GET",   "/admin/messaging/deadletter/",                          302,    302,    302,    200,    200),
-    ("GET",   "/admin/messaging/deadletter/groups/",                   302,    302,    302,    200,    200),
-    ("GET",   "/admin/messaging/deadletter/{dead_letter}/change/",     302,    302,    302,    200,    200),
+    ("GET",   "/admin/messaging/deadletter/",                          302,    302,    302,    403,    200),
+    ("GET",   "/admin/messaging/deadletter/groups/",                   302,    302,    302,    403,    200),
+    ("GET",   "/admin/messaging/deadletter/{dead_letter}/change/",     302,    302,    302,    403,    200),
     ("GET",   "/admin/messaging/deadletter/{dead_letter}/discard/",    302,    302,    302,    403,    200),
 ]
 # fmt: on

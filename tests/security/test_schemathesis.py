@@ -13,6 +13,9 @@ other people's orders and articles, real SKUs and slugs, a real correlation id),
 are for real products and some logins use a real password, so that the success paths are
 exercised too, not only 404s and 400s.
 
+The staff user holds the model permissions of the staff's write operations (STAFF_PERMISSIONS), so
+that those are exercised too; without them they answer 403 (test_permissions_matrix.py).
+
 Bounded and repeatable for CI: SCHEMATHESIS_MAX_EXAMPLES examples per operation and role
 (default 10), a fixed seed and derandomized generation, no example database on disk. Every
 operation of the schema is tested: nothing is excluded.
@@ -27,6 +30,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.contrib.auth.models import Permission
 from django.core import signals
 from django.db import close_old_connections
 from hypothesis import strategies as st
@@ -48,6 +52,13 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+# What staff need to change things besides reading them (the security section of docs/operations.md).
+STAFF_PERMISSIONS = {
+    "inventory": ["add_stockitem", "change_stockitem"],
+    "articles": ["change_article"],
+    "orders": ["change_order"],
+    "messaging": ["view_deadletter"],
+}
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10"))
 
 config = schemathesis.Config.from_dict(
@@ -122,6 +133,10 @@ def seeded_world(db: None) -> Iterator[World]:
     signals.request_finished.disconnect(close_old_connections)
     clear_throttle_counters()
     world = build_world()
+    for app_label, codenames in STAFF_PERMISSIONS.items():
+        world.users["staff"].user_permissions.add(
+            *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+        )
     _current["world"] = world
     # Thousands of 4xx answers, each a "Bad Request"/"Not Found" warning: only a 5xx is news here.
     request_logger = logging.getLogger("django.request")

@@ -11,10 +11,12 @@ from rest_framework.views import APIView
 
 from project.messaging import selectors
 from project.messaging.api.serializers import CorrelationTimelineSerializer
+from project.messaging.permissions import timeline_for
 
 
 class CorrelationTimelineView(APIView):
-    """Staff only: everything published, delivered, applied and dead-lettered under one correlation id."""
+    """Staff only: everything published, delivered, applied and dead-lettered under one correlation id
+    (the dead letters only with messaging.view_deadletter)."""
 
     permission_classes = [IsAdminUser]
 
@@ -23,4 +25,5 @@ class CorrelationTimelineView(APIView):
         entries = selectors.correlation_timeline(correlation_id)
         if not entries:
             raise NotFound(f"Nothing is recorded under correlation id {correlation_id}.")
+        entries = timeline_for(request.user, entries)
         return Response(CorrelationTimelineSerializer({"correlation_id": correlation_id, "entries": entries}).data)
