@@ -309,3 +309,6 @@ LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=env.str
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # /health/ turns red when an event waits longer than this in the outbox (warning at half).
 MESSAGING_HEALTH_MAX_OUTBOX_LAG = env.float("MESSAGING_HEALTH_MAX_OUTBOX_LAG", default=60.0)
+# How long /health/ keeps the verdict it gives anonymous callers (the checks ask the broker and
+# every worker: a probe anyone can call must not be a way to load them).
+HEALTH_ANONYMOUS_CACHE_SECONDS = env.int("HEALTH_ANONYMOUS_CACHE_SECONDS", default=5)
