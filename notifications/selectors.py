@@ -24,6 +24,9 @@ def recipient_ids_wanting_new_articles(*, article_id: UUID) -> QuerySet[Recipien
 
 
 def notification_list_for(user: AbstractBaseUser) -> QuerySet[Notification]:
-    """Staff see every notification; a user only their own."""
+    """Staff with notifications.view_notification see every notification (they carry addresses);
+    anyone else only their own."""
     notifications = Notification.objects.all()
-    return notifications if user.is_staff else notifications.filter(user_id=user.pk)
+    if user.is_staff and user.has_perm("notifications.view_notification"):
+        return notifications
+    return notifications.filter(user_id=user.pk)

@@ -13,7 +13,8 @@ class NotificationPagination(PageNumberPagination):
 
 
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """What was sent (or suppressed, or failed) to whom. Users see their own; staff see all."""
+    """What was sent (or suppressed, or failed) to whom. Users see their own; staff with
+    notifications.view_notification see all."""
 
     serializer_class = NotificationSerializer
     pagination_class = NotificationPagination

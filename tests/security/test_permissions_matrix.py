@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import TestCase, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
@@ -253,8 +254,18 @@ def test_an_author_lists_only_their_own_articles_and_staff_list_everyones(world:
 def test_a_customer_lists_only_their_own_notifications(world: World) -> None:
     listed = client_for(world, "customer").get("/api/notifications/").json()["results"]
     assert {n["user_id"] for n in listed} == {world.users["customer"].pk}
-    everyone = client_for(world, "staff").get("/api/notifications/").json()["results"]
-    assert {n["user_id"] for n in everyone} == {world.users["customer"].pk, world.users["other_customer"].pk}
+
+
+def test_only_staff_with_the_view_permission_list_everyones_notifications(world: World) -> None:
+    # Notifications carry email addresses: being staff is not enough.
+    everyone = {world.users["customer"].pk, world.users["other_customer"].pk}
+    listed = client_for(world, "staff").get("/api/notifications/").json()["results"]
+    assert {n["user_id"] for n in listed} <= {world.users["staff"].pk}
+    world.users["staff"].user_permissions.add(Permission.objects.get(codename="view_notification"))
+    listed = client_for(world, "staff").get("/api/notifications/").json()["results"]
+    assert {n["user_id"] for n in listed} == everyone
+    listed = client_for(world, "superuser").get("/api/notifications/").json()["results"]
+    assert {n["user_id"] for n in listed} == everyone
 
 
 def test_a_customer_sees_only_the_events_of_their_order_timeline_not_the_deliveries(world: World) -> None:
