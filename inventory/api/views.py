@@ -28,7 +28,10 @@ class StaffWithStockPermissions(permissions.BasePermission):
         "restock": "inventory.change_stockitem",
         "adjust": "inventory.change_stockitem",
     }
-    message = "Creating a product needs inventory.add_stockitem; restocking and adjusting inventory.change_stockitem."
+    message = (
+        "Only staff change products: creating one needs the inventory.add_stockitem permission, "
+        "restocking or adjusting one inventory.change_stockitem."
+    )
 
     def has_permission(self, request: Request, view: object) -> bool:
         if request.method in permissions.SAFE_METHODS:

@@ -93,7 +93,8 @@ def test_an_unknown_token_is_a_401_authentication_failed_problem() -> None:
 def test_a_customer_creating_a_product_gets_a_403_problem(alice: APIClient) -> None:
     response = alice.post("/api/products/", {"sku": "NEW-STOOL", "name": "New stool"}, format="json")
     assert problem(response, status=403, type="permission-denied")["detail"] == (
-        "You do not have permission to perform this action."
+        "Only staff change products: creating one needs the inventory.add_stockitem permission, "
+        "restocking or adjusting one inventory.change_stockitem."
     )
 
 
