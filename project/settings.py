@@ -262,6 +262,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # cheap sorted-set range query, so every interval rather than kombu's default 10x throttle).
     "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 2)),
     "unacked_restore_throttle": 1,
+    # The restore runs under one Redis lock shared by every worker; a worker SIGKILLed while it
+    # holds the lock (a few milliseconds every interval) would stop all restores for kombu's
+    # default 300 s, and with them the return of every message a killed worker had in hand.
+    # Restoring takes milliseconds, and two restores at once are safe (each message is moved in
+    # a WATCHed transaction), so the lock expires quickly.
+    "unacked_mutex_expire": max(2, min(30, CELERY_VISIBILITY_TIMEOUT // 2)),
 }
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=True)
 CELERY_TASK_SEND_SENT_EVENT = False
