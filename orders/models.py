@@ -123,7 +123,7 @@ class OrderLine(models.Model):
 class OrderSaga(models.Model):
     """The process manager of one order: reserve every line, then confirm or compensate."""
 
-    # The order's lines as orders.saga.lock() read them under this row's lock (not a field).
+    # The order's lines as the saga's current step read them under this row's lock (orders.saga._lines; not a field).
     locked_lines: list[OrderLine] | None = None
 
     class State(models.TextChoices):

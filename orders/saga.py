@@ -26,7 +26,6 @@ from orders.events import CommitStock, OrderCancelled, OrderConfirmed, OrderFail
 from orders.metrics import SAGA_SECONDS
 from orders.models import IllegalTransition, Order, OrderLine, OrderSaga, SagaStep
 from project.messaging.context import current_envelope
-from project.messaging.events import Message
 from project.messaging.outbox import publish, publish_many
 
 logger = logging.getLogger(__name__)
@@ -42,13 +41,12 @@ def reservation_timeout() -> timedelta:
 def start(order: Order) -> OrderSaga:
     """Open the saga of a freshly placed order and ask inventory for every line at once."""
     saga = OrderSaga.objects.create(order=order, deadline_at=timezone.now() + reservation_timeout())
-    lines = list(order.lines.all())
     _send(
         saga,
         SagaStep.Action.RESERVE,
         [
             (line, ReserveStock(order_id=order.pk, line_id=line.pk, sku=line.sku, quantity=line.quantity))
-            for line in lines
+            for line in _lines(saga)
         ],
     )
     return saga
@@ -57,12 +55,7 @@ def start(order: Order) -> OrderSaga:
 def lock(order_id: UUID) -> OrderSaga | None:
     # Lock the saga row: replies for one order, the deadline sweep and a cancellation racing
     # each other are applied one after the other, each seeing the previous one's result.
-    saga = OrderSaga.objects.select_for_update().select_related("order").filter(order_id=order_id).first()
-    if saga is not None:
-        # The order's lines, read once and then read and changed in memory by the step: the
-        # saga's row lock guards them too, as every change to them goes through here.
-        saga.locked_lines = list(OrderLine.objects.filter(order_id=order_id).order_by("position"))
-    return saga
+    return OrderSaga.objects.select_for_update().select_related("order").filter(order_id=order_id).first()
 
 
 def on_stock_reserved(saga: OrderSaga, line_id: UUID) -> None:
@@ -136,13 +129,16 @@ def _confirm(saga: OrderSaga) -> None:
     saga.save(update_fields=["state", "ended_at"])
     _observe_end(saga)
     SagaStep.objects.create(order_id=saga.order_id, action=SagaStep.Action.CONFIRM, outcome="confirmed")
+    publish(
+        OrderConfirmed(order_id=order.pk, customer_id=order.customer_id, total=order.total),
+        aggregate_version=order.version,
+    )
     lines = _lines(saga)
     _set_stock_of_lines(lines, Stock.COMMITTING)
     _send(
         saga,
         SagaStep.Action.COMMIT,
         [(line, CommitStock(order_id=order.pk, line_id=line.pk, sku=line.sku)) for line in lines],
-        first=(OrderConfirmed(order_id=order.pk, customer_id=order.customer_id, total=order.total), order.version),
     )
 
 
@@ -174,8 +170,9 @@ def _observe_end(saga: OrderSaga) -> None:
 
 
 def _lines(saga: OrderSaga) -> list[OrderLine]:
-    """The order's lines, in position order, read once per locked saga (lock() reads them)."""
-    if getattr(saga, "locked_lines", None) is None:
+    """The order's lines in position order, read once per step and then read and changed in
+    memory: the saga's row lock guards them too, as every change to them goes through here."""
+    if saga.locked_lines is None:
         saga.locked_lines = list(saga.order.lines.order_by("position"))
     return saga.locked_lines
 
@@ -202,22 +199,11 @@ def _set_stock_of_lines(lines: list[OrderLine], stock: str) -> None:
 
 
 def _send(
-    saga: OrderSaga,
-    action: str,
-    commands: list[tuple[OrderLine, ReserveStock | ReleaseStock | CommitStock]],
-    *,
-    first: tuple[Message, int] | None = None,
+    saga: OrderSaga, action: str, commands: list[tuple[OrderLine, ReserveStock | ReleaseStock | CommitStock]]
 ) -> None:
-    """Publish one command per line (after ``first``, an event with its aggregate version) and
-    record a step awaiting each reply: a fixed number of statements whatever the line count."""
-    messages: list[Message] = [command for _, command in commands]
-    versions: list[int | None] = [None] * len(commands)
-    if first is not None:
-        messages.insert(0, first[0])
-        versions.insert(0, first[1])
-    envelopes = publish_many(messages, aggregate_versions=versions)
-    if first is not None:
-        envelopes = envelopes[1:]
+    """Publish one command per line and record a step awaiting each reply: a fixed number of
+    statements whatever the line count."""
+    envelopes = publish_many([command for _, command in commands])
     SagaStep.objects.bulk_create(
         SagaStep(
             order_id=saga.order_id,
