@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -21,9 +22,8 @@ from project.messaging.events import Envelope, Message
 from project.messaging.models import Delivery, OutboxEvent
 from project.messaging.routing import subscriptions_for
 
-# Deliveries committed by this thread and not yet handed to the relay. The first on_commit
-# callback of a transaction sends all of them in one batch; the others find nothing left.
-_committed = threading.local()
+# The correlation id of the transaction in progress on each connection of this thread.
+_correlation_markers = threading.local()
 
 
 @dataclass(frozen=True)
@@ -103,15 +103,31 @@ def publish_many(
     )
     event_types = [envelope.event_type for envelope in envelopes]
     transaction.on_commit(lambda: _count_published(event_types), using=using)
+    handed_over = _hand_over_on_commit(using)
+    now = timezone.now()
     deliveries = [
-        (envelope, Delivery(event=event, handler=sub.handler_name, queue=sub.queue))
+        (
+            envelope,
+            # Handed to the sender that runs after this commit: already "sent" (see
+            # _hand_over_on_commit), so that no second transaction per message marks it so.
+            Delivery(
+                event=event,
+                handler=sub.handler_name,
+                queue=sub.queue,
+                status=Delivery.Status.SENT,
+                send_count=1,
+                last_sent_at=now,
+            )
+            if handed_over
+            else Delivery(event=event, handler=sub.handler_name, queue=sub.queue),
+        )
         for envelope, event in zip(envelopes, stored, strict=True)
         for sub in subscriptions_for(envelope.event_type)
     ]
     if deliveries:
         Delivery.objects.using(using).bulk_create(delivery for _, delivery in deliveries)
-        if settings.MESSAGING_SEND_ON_COMMIT:
-            _queue_for_sending(using, deliveries)
+        if handed_over:
+            _send_on_commit(using, deliveries)
     return envelopes
 
 
@@ -120,30 +136,47 @@ def _count_published(event_types: list[str]) -> None:
         metrics.EVENTS_PUBLISHED.labels(event_type).inc()
 
 
-def _queue_for_sending(using: str, deliveries: list[tuple[Envelope, Delivery]]) -> None:
-    """Keep the messages to send once this transaction commits, as they will travel.
+def _hand_over_on_commit(using: str) -> bool:
+    """Whether the deliveries written now are sent right after this transaction commits.
 
-    They are sent from memory (no re-read of the outbox) by the first on_commit callback of the
-    transaction, which finds them all. relay.send_committed() sends only those still pending in
-    the database, so a message of a rolled-back transaction or savepoint is never sent.
+    They are then written as sent (send_count 1) in the transaction itself: sending after commit
+    needs no second transaction to mark them, and the relay loop, which claims only pending rows,
+    never sends them too. If the broker refuses the send they are put back to pending for the
+    relay loop; if the process dies between the commit and the send, the sweep sends them again
+    MESSAGING_REDELIVER_AFTER later, as it does for any message the broker lost. Not handed over
+    (left pending for the relay loop) while sending after commit is off or paused after a broker
+    failure, or on a database that does not return the ids of bulk-inserted rows.
     """
-    pending: dict[str, list[CommittedDelivery]] = _committed.__dict__.setdefault("deliveries", {})
-    queued = pending.setdefault(using, [])
-    for envelope, delivery in deliveries:
-        queued.append(
-            CommittedDelivery(
+    from project.messaging.relay import sending_paused
+
+    return (
+        settings.MESSAGING_SEND_ON_COMMIT
+        and connections[using].features.can_return_rows_from_bulk_insert
+        and not sending_paused()
+    )
+
+
+def _send_on_commit(using: str, deliveries: list[tuple[Envelope, Delivery]]) -> None:
+    """Keep the messages as they will travel, and send them once this transaction commits.
+
+    One on_commit callback per publishing call: Django drops the callbacks of a savepoint or
+    transaction that rolls back, so a message whose rows were never committed is never sent.
+    """
+    committed = [
+        CommittedDelivery(
+            delivery_id=delivery.pk,
+            event_id=envelope.event_id,
+            queue=delivery.queue,
+            kwargs=DeliveryAttempt(
+                envelope=envelope.to_json(),
+                handler=delivery.handler,
                 delivery_id=delivery.pk,
-                event_id=envelope.event_id,
-                queue=delivery.queue,
-                kwargs=DeliveryAttempt(
-                    envelope=envelope.to_json(),
-                    handler=delivery.handler,
-                    delivery_id=delivery.pk,
-                    producer_db=using,
-                ).task_kwargs(),
-            )
+                producer_db=using,
+            ).task_kwargs(),
         )
-    transaction.on_commit(lambda: _send_committed(using), using=using)
+        for envelope, delivery in deliveries
+    ]
+    transaction.on_commit(partial(_send_committed, using, committed), using=using)
 
 
 class _TransactionCorrelation:
@@ -161,7 +194,7 @@ def _transaction_correlation(using: str) -> uuid.UUID | None:
     # command, the saga's deadline sweep...) still tell one story: the first one starts the chain
     # and the others join it. The marker sits in this transaction's on_commit list, so it is gone
     # (and the id forgotten) once the transaction commits or rolls back.
-    marker = _committed.__dict__.get(f"correlation-{using}")
+    marker = _correlation_markers.__dict__.get(f"correlation-{using}")
     if marker is not None and any(entry[1] is marker for entry in connections[using].run_on_commit):
         return marker.correlation_id
     return None
@@ -169,13 +202,11 @@ def _transaction_correlation(using: str) -> uuid.UUID | None:
 
 def _start_transaction_correlation(using: str, correlation_id: uuid.UUID) -> None:
     marker = _TransactionCorrelation(correlation_id)
-    _committed.__dict__[f"correlation-{using}"] = marker
+    _correlation_markers.__dict__[f"correlation-{using}"] = marker
     transaction.on_commit(marker, using=using)
 
 
-def _send_committed(using: str) -> None:
+def _send_committed(using: str, deliveries: list[CommittedDelivery]) -> None:
     from project.messaging.relay import send_committed
 
-    deliveries = _committed.__dict__.get("deliveries", {}).pop(using, [])
-    if deliveries:
-        send_committed(using=using, deliveries=deliveries)
+    send_committed(using=using, deliveries=deliveries)

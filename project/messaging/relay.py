@@ -126,7 +126,8 @@ def open_deliveries(using: str) -> QuerySet[Delivery]:
 
 
 def relay_committed(*, using: str, event_ids: Iterable[uuid.UUID]) -> int:
-    """Send the deliveries of events a transaction just committed. Never raises: the sweep retries."""
+    """Send the pending deliveries of events a transaction just committed (for a database that
+    does not return the ids of bulk-inserted rows). Never raises: the sweep retries."""
     qs = Delivery.objects.using(using).filter(status=Delivery.Status.PENDING, event_id__in=list(event_ids))
     try:
         return _send_claimed(qs, using=using, limit=settings.MESSAGING_RELAY_BATCH_SIZE * 10)
@@ -142,60 +143,64 @@ def relay_committed(*, using: str, event_ids: Iterable[uuid.UUID]) -> int:
 _send_paused_until = 0.0
 
 
-def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> int:
-    """Send the deliveries a transaction just committed, from memory. Never raises: the relay
-    loop and the sweep send whatever this could not.
+def sending_paused() -> bool:
+    """Whether this process leaves sending to the relay loop for now (the broker failed lately)."""
+    return time.monotonic() < _send_paused_until
 
-    Sent only if still pending (a row of a rolled-back transaction or savepoint does not exist;
-    a row the relay loop took meanwhile is no longer pending), then marked sent. No transaction
-    is held while the broker answers (on SQLite that would be the database's write lock). A
-    crash after the send and before the mark, or a relay loop claiming the same rows in that
-    instant, sends a message twice: the consumer's inbox drops the second copy.
+
+def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> int:
+    """Send the deliveries a transaction just committed, from memory, as one pipeline. Never
+    raises: the relay loop and the sweep send whatever this could not.
+
+    The rows were written as sent in the committed transaction (outbox._hand_over_on_commit), so
+    nothing is read or written here when the broker takes them. When it does not (or sending
+    paused after a failure meanwhile), they are put back to pending for the relay loop.
     """
     global _send_paused_until
-    if time.monotonic() < _send_paused_until:
-        return 0  # the broker failed a moment ago: the relay loop will send these
-    started = time.perf_counter()
+    if not deliveries:
+        return 0
     if any(d.delivery_id is None for d in deliveries):  # a database that returns no bulk ids
         return relay_committed(using=using, event_ids={d.event_id for d in deliveries})
-    delivered = Delivery.objects.using(using)
+    if sending_paused():  # the broker failed a moment ago, after these rows were written
+        _return_to_relay(using, deliveries)
+        return 0
+    started = time.perf_counter()
     try:
-        pending = set(
-            delivered.filter(
-                pk__in=[d.delivery_id for d in deliveries],
-                event_id__in={d.event_id for d in deliveries},
-                status=Delivery.Status.PENDING,
-            ).values_list("pk", "event_id")
+        send_messages([(d.queue, d.kwargs) for d in deliveries])
+    except Exception:
+        pause = settings.MESSAGING_SEND_PAUSE_AFTER_FAILURE
+        _send_paused_until = time.monotonic() + pause
+        logger.warning(
+            "Sending after commit failed; %d deliveries wait in the outbox for the relay, and sending after "
+            "commit pauses for %gs",
+            len(deliveries),
+            pause,
+            exc_info=True,
         )
-        batch = [d for d in deliveries if (d.delivery_id, d.event_id) in pending]
-        if not batch:
-            return 0
-        try:
-            send_messages([(d.queue, d.kwargs) for d in batch])
-        except Exception:
-            pause = settings.MESSAGING_SEND_PAUSE_AFTER_FAILURE
-            _send_paused_until = time.monotonic() + pause
-            logger.warning(
-                "Sending after commit failed; %d deliveries wait in the outbox for the relay, and sending after "
-                "commit pauses for %gs",
-                len(batch),
-                pause,
-                exc_info=True,
-            )
-            return 0
+        _return_to_relay(using, deliveries)
+        return 0
+    metrics.RELAY_BATCH_SECONDS.observe(time.perf_counter() - started)
+    for queue, count in Counter(d.queue for d in deliveries).items():
+        metrics.DELIVERIES_SENT.labels(queue).inc(count)
+    return len(deliveries)
+
+
+def _return_to_relay(using: str, deliveries: Sequence[CommittedDelivery]) -> None:
+    """Put deliveries written as sent but not sent back to pending, for the relay loop. If even
+    that fails (the database is down too), the sweep sends them after MESSAGING_REDELIVER_AFTER."""
+    try:
         # A transaction of its own rather than autocommit: on SQLite it then waits for the write
         # lock as every transaction does (project.db.backends.sqlite3), not by the busy handler.
         with transaction.atomic(using=using):
-            delivered.filter(pk__in=[d.delivery_id for d in batch], status=Delivery.Status.PENDING).update(
-                status=Delivery.Status.SENT, send_count=F("send_count") + 1, last_sent_at=timezone.now()
-            )
+            Delivery.objects.using(using).filter(
+                pk__in=[d.delivery_id for d in deliveries], status=Delivery.Status.SENT, send_count=1
+            ).update(status=Delivery.Status.PENDING, send_count=0, last_sent_at=None)
     except Exception:
-        logger.warning("Sending after commit failed; the outbox relay will send it", exc_info=True)
-        return 0
-    metrics.RELAY_BATCH_SECONDS.observe(time.perf_counter() - started)
-    for queue, count in Counter(d.queue for d in batch).items():
-        metrics.DELIVERIES_SENT.labels(queue).inc(count)
-    return len(batch)
+        logger.warning(
+            "Could not return %d unsent deliveries to the relay; the sweep will send them",
+            len(deliveries),
+            exc_info=True,
+        )
 
 
 def relay_pending(*, using: str = "default", limit: int | None = None) -> int:

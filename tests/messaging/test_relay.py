@@ -140,17 +140,45 @@ def test_a_message_of_a_rolled_back_transaction_is_not_sent_by_the_next_commit(c
     assert [d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)] == ["NEXT"]
 
 
-def test_a_delivery_another_relay_already_sent_is_not_sent_again_after_commit(clean_broker: redis.Redis) -> None:
-    with transaction.atomic():
-        # As if a relay loop claimed and sent it between our commit and our send (this callback
-        # runs first, being registered first).
-        transaction.on_commit(lambda: Delivery.objects.update(status=Delivery.Status.SENT, send_count=1))
-        publish(Pinged(key="RACED", amount=1))
+def test_deliveries_sent_after_commit_are_written_as_sent_so_the_relay_loop_never_sends_them_too(
+    clean_broker: redis.Redis, monkeypatch
+) -> None:
+    send_committed, queries_after_commit = relay.send_committed, []
+
+    def watched(**kwargs: object) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            sent = send_committed(**kwargs)
+        queries_after_commit.extend(q["sql"] for q in queries.captured_queries)
+        return sent
+
+    monkeypatch.setattr(relay, "send_committed", watched)
+    tally_ping(key="HANDED-OVER", amount=1)
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.send_count) == (Delivery.Status.SENT, 1)
+    assert delivery.last_sent_at is not None
+    # Sending after commit neither reads nor writes the outbox: the rows were written as sent.
+    assert queries_after_commit == []
+    assert relay.relay_pending() == 0
+    assert len(queued_deliveries(clean_broker)) == 1
+
+
+def test_a_crash_between_commit_and_send_after_commit_is_repaired_by_the_sweep(
+    clean_broker: redis.Redis, monkeypatch, settings
+) -> None:
+    # The rows say "sent" from the commit on; a process killed before its send leaves them so.
+    monkeypatch.setattr(relay, "send_committed", lambda **kwargs: 0)
+    tally_ping(key="KILLED", amount=1)
+    monkeypatch.undo()
     assert queued_deliveries(clean_broker) == []
-    assert Delivery.objects.get().send_count == 1
+    assert sweep().requeued == 0  # within MESSAGING_REDELIVER_AFTER: it may still be on its way
+    Delivery.objects.update(last_sent_at=timezone.now() - timedelta(seconds=settings.MESSAGING_REDELIVER_AFTER + 1))
+    report = sweep()
+    assert (report.requeued, report.sent) == (1, 1)
+    assert [d["envelope"]["payload"]["key"] for d in queued_deliveries(clean_broker)] == ["KILLED"]
+    assert Delivery.objects.get().send_count == 2
 
 
-def test_when_the_broker_refuses_the_send_the_deliveries_stay_pending_and_sending_pauses(
+def test_when_the_broker_refuses_the_send_the_deliveries_go_back_to_pending_and_sending_pauses(
     clean_broker: redis.Redis, monkeypatch, settings
 ) -> None:
     attempts: list[object] = []
