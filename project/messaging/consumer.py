@@ -25,12 +25,12 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from project.messaging import metrics
+from project.messaging import metrics, statements
 from project.messaging.context import handling
 from project.messaging.databases import db_for_app
 from project.messaging.errors import PermanentError, RetryableError
 from project.messaging.events import Envelope, decode
-from project.messaging.models import DeadLetter, Delivery, InboxRecord
+from project.messaging.models import DeadLetter, Delivery
 from project.messaging.routing import subscription
 
 logger = logging.getLogger(__name__)
@@ -126,8 +126,12 @@ def _process(attempt: DeliveryAttempt) -> Result:
             # The unique (handler, event_id) constraint is the exactly-once guarantee: a
             # concurrent duplicate waits here for the first to commit, then fails the insert,
             # which rolls back this whole transaction (nothing else was done in it yet).
-            InboxRecord.objects.using(db).create(
-                handler=sub.handler_name, event_id=envelope.event_id, event_type=envelope.event_type
+            statements.insert_inbox_record(
+                db,
+                handler=sub.handler_name,
+                event_id=envelope.event_id,
+                event_type=envelope.event_type,
+                at=timezone.now(),
             )
             inbox_written = True
             sub.handler(message)
@@ -310,9 +314,12 @@ def _mark_delivery(attempt: DeliveryAttempt, status: str) -> None:
 
 
 def _mark_delivery_row(attempt: DeliveryAttempt, status: str) -> None:
-    Delivery.objects.using(attempt.producer_db or "default").filter(pk=attempt.delivery_id).exclude(
-        status=Delivery.Status.PROCESSED
-    ).update(status=status, processed_at=timezone.now() if status == Delivery.Status.PROCESSED else None)
+    statements.mark_delivery(
+        attempt.producer_db or "default",
+        attempt.delivery_id,
+        status,
+        processed_at=timezone.now() if status == Delivery.Status.PROCESSED else None,
+    )
 
 
 __all__ = ["DeliveryAttempt", "Outcome", "Result", "process", "RetryableError"]

@@ -13,13 +13,13 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from project.messaging import metrics
+from project.messaging import metrics, statements
 from project.messaging.consumer import DeliveryAttempt
 from project.messaging.context import current_correlation_id, current_envelope
 from project.messaging.databases import db_for_app
 from project.messaging.errors import NotInTransaction
 from project.messaging.events import Envelope, Message
-from project.messaging.models import Delivery, OutboxEvent
+from project.messaging.models import Delivery
 from project.messaging.routing import subscriptions_for
 
 # The correlation id of the transaction in progress on each connection of this thread.
@@ -85,49 +85,60 @@ def publish_many(
         if envelope.correlation_id == event_id:
             _start_transaction_correlation(using, event_id)
         envelopes.append(envelope)
-    stored = OutboxEvent.objects.using(using).bulk_create(
-        OutboxEvent(
-            event_id=envelope.event_id,
-            event_type=envelope.event_type,
-            schema_version=envelope.schema_version,
-            producer=envelope.producer,
-            aggregate_type=envelope.aggregate_type,
-            aggregate_id=envelope.aggregate_id,
-            aggregate_version=envelope.aggregate_version,
-            correlation_id=envelope.correlation_id,
-            causation_id=envelope.causation_id,
-            occurred_at=envelope.occurred_at,
-            payload=envelope.payload,
-        )
-        for envelope in envelopes
+    statements.insert_events(
+        using,
+        [
+            (
+                envelope.event_id,
+                envelope.event_type,
+                envelope.schema_version,
+                envelope.producer,
+                envelope.aggregate_type,
+                envelope.aggregate_id,
+                envelope.aggregate_version,
+                envelope.correlation_id,
+                envelope.causation_id,
+                envelope.occurred_at,
+                envelope.payload,
+            )
+            for envelope in envelopes
+        ],
     )
     event_types = [envelope.event_type for envelope in envelopes]
     transaction.on_commit(lambda: _count_published(event_types), using=using)
+    routed = [(envelope, sub) for envelope in envelopes for sub in subscriptions_for(envelope.event_type)]
+    if not routed:
+        return envelopes
+    # Handed to the sender that runs after this commit: written as sent already (see
+    # _hand_over_on_commit), so that no second transaction per message marks them so.
     handed_over = _hand_over_on_commit(using)
+    status, send_count = (Delivery.Status.SENT, 1) if handed_over else (Delivery.Status.PENDING, 0)
     now = timezone.now()
-    deliveries = [
-        (
-            envelope,
-            # Handed to the sender that runs after this commit: already "sent" (see
-            # _hand_over_on_commit), so that no second transaction per message marks it so.
-            Delivery(
-                event=event,
-                handler=sub.handler_name,
-                queue=sub.queue,
-                status=Delivery.Status.SENT,
-                send_count=1,
-                last_sent_at=now,
-            )
-            if handed_over
-            else Delivery(event=event, handler=sub.handler_name, queue=sub.queue),
+    delivery_ids = statements.insert_deliveries(
+        using,
+        [
+            (envelope.event_id, sub.handler_name, sub.queue, status, send_count, now, now if handed_over else None)
+            for envelope, sub in routed
+        ],
+    )
+    if handed_over:
+        _send_on_commit(
+            using,
+            [
+                CommittedDelivery(
+                    delivery_id=delivery_id,
+                    event_id=envelope.event_id,
+                    queue=sub.queue,
+                    kwargs=DeliveryAttempt(
+                        envelope=envelope.to_json(),
+                        handler=sub.handler_name,
+                        delivery_id=delivery_id,
+                        producer_db=using,
+                    ).task_kwargs(),
+                )
+                for (envelope, sub), delivery_id in zip(routed, delivery_ids, strict=True)
+            ],
         )
-        for envelope, event in zip(envelopes, stored, strict=True)
-        for sub in subscriptions_for(envelope.event_type)
-    ]
-    if deliveries:
-        Delivery.objects.using(using).bulk_create(delivery for _, delivery in deliveries)
-        if handed_over:
-            _send_on_commit(using, deliveries)
     return envelopes
 
 
@@ -156,27 +167,13 @@ def _hand_over_on_commit(using: str) -> bool:
     )
 
 
-def _send_on_commit(using: str, deliveries: list[tuple[Envelope, Delivery]]) -> None:
-    """Keep the messages as they will travel, and send them once this transaction commits.
+def _send_on_commit(using: str, deliveries: list[CommittedDelivery]) -> None:
+    """Send these messages, kept as they will travel, once this transaction commits.
 
     One on_commit callback per publishing call: Django drops the callbacks of a savepoint or
     transaction that rolls back, so a message whose rows were never committed is never sent.
     """
-    committed = [
-        CommittedDelivery(
-            delivery_id=delivery.pk,
-            event_id=envelope.event_id,
-            queue=delivery.queue,
-            kwargs=DeliveryAttempt(
-                envelope=envelope.to_json(),
-                handler=delivery.handler,
-                delivery_id=delivery.pk,
-                producer_db=using,
-            ).task_kwargs(),
-        )
-        for envelope, delivery in deliveries
-    ]
-    transaction.on_commit(partial(_send_committed, using, committed), using=using)
+    transaction.on_commit(partial(_send_committed, using, deliveries), using=using)
 
 
 class _TransactionCorrelation:

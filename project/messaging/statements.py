@@ -1,0 +1,119 @@
+"""The messaging layer's fixed statements, built once per database instead of once per message.
+
+Every handled message runs the same few statements: the inbox insert and the delivery mark, and
+for each publishing call the outbox and delivery inserts. Through the ORM each costs 80-140 us of
+CPU to build (a query object, its compiler, model instances) for about 20 us of executing it; on
+this workload that was a tenth of a worker's time (docs/performance.md). Here the SQL text is
+built once per database from the models' own metadata (table and column names), and every
+value is converted by its model field exactly as the ORM would (UUIDs as hex on SQLite, JSON
+through the database's adapter, aware datetimes as the backend wants them), so the rows are the
+ones ``Model.objects.create()`` would write, on every supported database. Statements still go
+through Django's cursor: they are counted by ``CaptureQueriesContext`` and logged in DEBUG.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache, lru_cache
+from typing import Any
+
+from django.db import connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from project.messaging.models import Delivery, InboxRecord, OutboxEvent
+
+EVENT_COLUMNS = (
+    "event_id",
+    "event_type",
+    "schema_version",
+    "producer",
+    "aggregate_type",
+    "aggregate_id",
+    "aggregate_version",
+    "correlation_id",
+    "causation_id",
+    "occurred_at",
+    "payload",
+)
+DELIVERY_COLUMNS = ("event", "handler", "queue", "status", "send_count", "created_at", "last_sent_at")
+INBOX_COLUMNS = ("handler", "event_id", "event_type", "processed_at")
+
+
+@cache
+def _fields(model: type[models.Model], names: tuple[str, ...]) -> tuple[models.Field, ...]:
+    return tuple(model._meta.get_field(name) for name in names)
+
+
+@lru_cache(maxsize=256)
+def _insert_sql(using: str, model: type[models.Model], names: tuple[str, ...], rows: int, returning: bool) -> str:
+    ops = connections[using].ops
+    columns = ", ".join(ops.quote_name(field.column) for field in _fields(model, names))
+    values = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * rows)
+    sql = f"INSERT INTO {ops.quote_name(model._meta.db_table)} ({columns}) VALUES {values}"  # noqa: S608
+    if returning:
+        sql += f" RETURNING {ops.quote_name(model._meta.pk.column)}"
+    return sql
+
+
+def _params(
+    connection: BaseDatabaseWrapper, model: type[models.Model], names: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> list[Any]:
+    fields = _fields(model, names)
+    return [field.get_db_prep_save(value, connection) for row in rows for field, value in zip(fields, row, strict=True)]
+
+
+def _insert(
+    using: str, model: type[models.Model], names: tuple[str, ...], rows: Sequence[Sequence[Any]], *, returning: bool
+) -> list[Any]:
+    connection = connections[using]
+    returning = returning and connection.features.can_return_rows_from_bulk_insert
+    # As many rows per statement as the database takes parameters for (as bulk_create does).
+    size = max(1, connection.ops.bulk_batch_size(_fields(model, names), rows))
+    found: list[Any] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            batch = rows[start : start + size]
+            cursor.execute(
+                _insert_sql(using, model, names, len(batch), returning), _params(connection, model, names, batch)
+            )
+            # Rows come back in the order of VALUES on PostgreSQL and SQLite (which Django's own
+            # bulk_create relies on too).
+            found += [row[0] for row in cursor.fetchall()] if returning else [None] * len(batch)
+    return found
+
+
+def insert_events(using: str, rows: Sequence[Sequence[Any]]) -> None:
+    """OutboxEvent rows, values in EVENT_COLUMNS order, in one INSERT."""
+    _insert(using, OutboxEvent, EVENT_COLUMNS, rows, returning=False)
+
+
+def insert_deliveries(using: str, rows: Sequence[Sequence[Any]]) -> list[int | None]:
+    """Delivery rows, values in DELIVERY_COLUMNS order (``event`` is the event id), in one
+    INSERT; their ids (None where the database cannot return them)."""
+    return _insert(using, Delivery, DELIVERY_COLUMNS, rows, returning=True)
+
+
+def insert_inbox_record(using: str, *, handler: str, event_id: uuid.UUID, event_type: str, at: datetime) -> None:
+    """The inbox row: raises IntegrityError if this handler already applied this event."""
+    _insert(using, InboxRecord, INBOX_COLUMNS, [(handler, event_id, event_type, at)], returning=False)
+
+
+@cache
+def _mark_delivery_sql(using: str) -> str:
+    ops = connections[using].ops
+    table = ops.quote_name(Delivery._meta.db_table)
+    status, processed_at, pk = (
+        ops.quote_name(Delivery._meta.get_field(name).column) for name in ("status", "processed_at", "id")
+    )
+    return f"UPDATE {table} SET {status} = %s, {processed_at} = %s WHERE {pk} = %s AND {status} <> %s"  # noqa: S608
+
+
+def mark_delivery(using: str, delivery_id: int, status: str, *, processed_at: datetime | None) -> None:
+    """Set a delivery's status, unless it is processed already (a processed delivery stays so)."""
+    connection = connections[using]
+    at = Delivery._meta.get_field("processed_at").get_db_prep_save(processed_at, connection)
+    pk = Delivery._meta.pk.get_db_prep_save(delivery_id, connection)  # a message's id that is no number fails
+    with connection.cursor() as cursor:
+        cursor.execute(_mark_delivery_sql(using), [status, at, pk, Delivery.Status.PROCESSED])
