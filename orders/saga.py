@@ -15,6 +15,7 @@ recorded as stale and changes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -22,10 +23,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from orders.events import CommitStock, OrderCancelled, OrderConfirmed, OrderFailed, ReleaseStock, ReserveStock
+from orders.events import (
+    CommitStock,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderFailed,
+    OrderPlaced,
+    ReleaseStock,
+    ReserveStock,
+)
 from orders.metrics import SAGA_SECONDS
 from orders.models import IllegalTransition, Order, OrderLine, OrderSaga, SagaStep
 from project.messaging.context import current_envelope
+from project.messaging.events import Event
 from project.messaging.outbox import publish, publish_many
 
 logger = logging.getLogger(__name__)
@@ -38,16 +48,19 @@ def reservation_timeout() -> timedelta:
     return timedelta(seconds=settings.ORDERS_RESERVATION_TIMEOUT_SECONDS)
 
 
-def start(order: Order) -> OrderSaga:
-    """Open the saga of a freshly placed order and ask inventory for every line at once."""
+def start(order: Order, lines: list[OrderLine], placed: OrderPlaced) -> OrderSaga:
+    """Open the saga of a freshly placed order (its lines just written, in position order) and
+    ask inventory for every line at once; ``placed`` is published with the commands."""
     saga = OrderSaga.objects.create(order=order, deadline_at=timezone.now() + reservation_timeout())
+    saga.locked_lines = lines
     _send(
         saga,
         SagaStep.Action.RESERVE,
         [
             (line, ReserveStock(order_id=order.pk, line_id=line.pk, sku=line.sku, quantity=line.quantity))
-            for line in _lines(saga)
+            for line in lines
         ],
+        events=[(placed, order.version)],
     )
     return saga
 
@@ -129,16 +142,13 @@ def _confirm(saga: OrderSaga) -> None:
     saga.save(update_fields=["state", "ended_at"])
     _observe_end(saga)
     SagaStep.objects.create(order_id=saga.order_id, action=SagaStep.Action.CONFIRM, outcome="confirmed")
-    publish(
-        OrderConfirmed(order_id=order.pk, customer_id=order.customer_id, total=order.total),
-        aggregate_version=order.version,
-    )
     lines = _lines(saga)
     _set_stock_of_lines(lines, Stock.COMMITTING)
     _send(
         saga,
         SagaStep.Action.COMMIT,
         [(line, CommitStock(order_id=order.pk, line_id=line.pk, sku=line.sku)) for line in lines],
+        events=[(OrderConfirmed(order_id=order.pk, customer_id=order.customer_id, total=order.total), order.version)],
     )
 
 
@@ -199,11 +209,20 @@ def _set_stock_of_lines(lines: list[OrderLine], stock: str) -> None:
 
 
 def _send(
-    saga: OrderSaga, action: str, commands: list[tuple[OrderLine, ReserveStock | ReleaseStock | CommitStock]]
+    saga: OrderSaga,
+    action: str,
+    commands: list[tuple[OrderLine, ReserveStock | ReleaseStock | CommitStock]],
+    *,
+    events: Sequence[tuple[Event, int]] = (),
 ) -> None:
     """Publish one command per line and record a step awaiting each reply: a fixed number of
-    statements whatever the line count."""
-    envelopes = publish_many([command for _, command in commands])
+    statements whatever the line count. ``events`` (with their order's version) go first, in the
+    same two INSERTs and the same send."""
+    published = publish_many(
+        [*(event for event, _ in events), *(command for _, command in commands)],
+        aggregate_versions=[*(version for _, version in events), *(None for _ in commands)],
+    )
+    envelopes = published[len(events) :]
     SagaStep.objects.bulk_create(
         SagaStep(
             order_id=saga.order_id,

@@ -20,7 +20,6 @@ from orders import saga
 from orders.events import OrderPlaced, PlacedLine
 from orders.models import IllegalTransition, KnownProduct, Order, OrderLine, OrderSaga, SagaStep
 from project.messaging.context import correlation, current_correlation_id
-from project.messaging.outbox import publish
 from project.messaging.selectors import first_correlation_id
 
 logger = logging.getLogger(__name__)
@@ -92,37 +91,28 @@ def order_place(*, customer_id: int, lines: Sequence[LineInput], idempotency_key
 
 @transaction.atomic(durable=True)
 def _place(customer_id: int, lines: Sequence[LineInput], idempotency_key: str | None, fingerprint: str) -> Order:
-    order = Order.objects.create(
+    order = Order(
         customer_id=customer_id,
         total=sum((l.unit_price * l.quantity for l in lines), Decimal("0")),
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
     )
+    order.start_reserving()  # placed and reserving from its first row: one INSERT, no UPDATE
+    order.save(force_insert=True)
     created = OrderLine.objects.bulk_create(
         OrderLine(order=order, position=i, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price)
         for i, l in enumerate(lines, start=1)
     )
-    order.start_reserving()
-    order.save(update_fields=["status", "version"])
+    placed = OrderPlaced(
+        order_id=order.pk,
+        customer_id=order.customer_id,
+        lines=tuple(PlacedLine(line_id=l.pk, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price) for l in created),
+        total=order.total,
+    )
     # One correlation id for OrderPlaced and its ReserveStock commands, even outside a request.
     with correlation(current_correlation_id() or uuid.uuid4()):
-        publish_placed(order, created)
-        saga.start(order)
+        saga.start(order, created, placed)
     return order
-
-
-def publish_placed(order: Order, lines: Sequence[OrderLine]) -> None:
-    publish(
-        OrderPlaced(
-            order_id=order.pk,
-            customer_id=order.customer_id,
-            lines=tuple(
-                PlacedLine(line_id=l.pk, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price) for l in lines
-            ),
-            total=order.total,
-        ),
-        aggregate_version=order.version,
-    )
 
 
 @transaction.atomic(durable=True)
