@@ -344,15 +344,18 @@ class Bench:
         return {"saturation": sat, "paced": paced}
 
     def profile(self, count: int) -> dict[str, Any]:
-        """A separate saturation run with py-spy attached to every worker's pool process."""
+        """A separate saturation run with py-spy attached to every worker's pool process and main
+        process (which takes the messages from Redis, hands them to the pool, acknowledges them
+        and sends the task events)."""
         prof_dir = self.run_dir / "profiles"
         prof_dir.mkdir(exist_ok=True)
         spies = []
         import psutil
 
         for w in self.product_workers:
-            for child in psutil.Process(w.pid).children():
-                path = prof_dir / f"{w.name}.raw"
+            main = psutil.Process(w.pid)
+            for suffix, child in [("", c) for c in main.children()] + [("-main", main)]:
+                path = prof_dir / f"{w.name}{suffix}.raw"
                 spies.append(
                     (
                         w.name,

@@ -174,7 +174,10 @@ def stock_release_line(*, order_id: UUID, line_id: UUID, sku: str) -> None:
 @transaction.atomic
 def stock_commit_line(*, order_id: UUID, line_id: UUID, sku: str) -> None:
     """The order is confirmed: its reserved units leave on_hand for good. Safe to repeat."""
-    reservation = Reservation.objects.select_for_update().filter(order_id=order_id, line_id=line_id).first()
+    try:
+        reservation = Reservation.objects.select_for_update().get(order_id=order_id, line_id=line_id)
+    except Reservation.DoesNotExist:
+        reservation = None
     if reservation is None or reservation.status == Reservation.Status.RELEASED:
         logger.warning("Nothing reserved to commit for line %s of order %s", line_id, order_id)
         return
