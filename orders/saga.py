@@ -245,17 +245,17 @@ def _reply(saga: OrderSaga, line: OrderLine, action: str, *, outcome: str) -> No
     envelope = current_envelope()
     reply_type = envelope.event_type if envelope else ""
     reply_id = envelope.event_id if envelope else None
-    # The newest step awaiting this reply gets it; none awaiting: a stale reply.
-    awaiting = (
-        SagaStep.objects.filter(line=line, action=action, replied_at__isnull=True)
-        .order_by("-sent_at", "-id")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if awaiting is not None:
-        SagaStep.objects.filter(pk=awaiting).update(
-            reply_type=reply_type, reply_id=reply_id, replied_at=timezone.now(), outcome=outcome
-        )
+    answer = {"reply_type": reply_type, "reply_id": reply_id, "replied_at": timezone.now(), "outcome": outcome}
+    awaiting = SagaStep.objects.filter(line_id=line.pk, action=action, replied_at=None)
+    # Usually the reply answers the step of the command that caused it, still awaiting: one
+    # UPDATE finds and records it. Otherwise (an answer to a command a retry replaced) the newest
+    # step awaiting a reply gets it; none awaiting: a stale reply.
+    caused_by = envelope.causation_id if envelope is not None else None
+    if caused_by is not None and awaiting.filter(command_id=caused_by).update(**answer):
+        return
+    newest = awaiting.order_by("-sent_at", "-id").values_list("pk", flat=True).first()
+    if newest is not None:
+        SagaStep.objects.filter(pk=newest).update(**answer)
     else:
         SagaStep.objects.create(
             order_id=saga.order_id,

@@ -63,6 +63,18 @@ def test_a_three_line_order_is_confirmed_and_its_stock_committed(bus: TestBus, s
     assert ("confirm", "") in actions
 
 
+def test_each_reply_is_recorded_on_the_step_of_the_command_that_caused_it(bus: TestBus, shelves) -> None:
+    order = place(("CRUNCHY-ARMCHAIR", 1), ("WOBBLY-TABLE", 1), ("RARE-VASE", 1))
+    bus.drain(order="reverse")  # replies arrive in another order than the commands went out
+    steps = order.saga_steps.filter(action__in=[SagaStep.Action.RESERVE, SagaStep.Action.COMMIT])
+    assert steps.count() == 6
+    for step in steps:
+        reply = OutboxEvent.objects.get(event_id=step.reply_id)
+        command = OutboxEvent.objects.get(event_id=step.command_id)
+        assert reply.causation_id == step.command_id
+        assert reply.payload["line_id"] == command.payload["line_id"] == str(step.line_id)
+
+
 def test_a_line_short_of_stock_releases_the_others_in_reverse_and_fails_naming_the_sku(bus: TestBus, shelves) -> None:
     order = place(("CRUNCHY-ARMCHAIR", 2), ("RARE-VASE", 2), ("WOBBLY-TABLE", 1))
     bus.drain()
