@@ -51,25 +51,41 @@ def delivery_message(delivery: Delivery) -> dict:
 
 
 def send_messages(messages: Sequence[tuple[str, dict]]) -> None:
-    """Send (queue, kwargs) pairs over one connection, pipelined where the transport allows."""
+    """Send (queue, kwargs) pairs over one connection, pipelined where the transport allows.
+
+    Each is a Celery task message built and published by Celery's own AMQP layer
+    (``create_task_message``, ``send_task_message``: protocol 2, the publish signals, task-sent
+    events when enabled), without ``send_task``'s routing, result object and parent-task
+    bookkeeping, which a delivery needs none of: a third of the CPU of each send (measured in a
+    worker: 720 us through send_task).
+    """
     from project.celery import app
 
+    amqp = app.amqp
     with app.producer_or_acquire() as producer, producer.batch(max_size=max(1, len(messages))):
         for queue, kwargs in messages:
-            app.send_task(
-                delivery_task_name(queue),
-                kwargs=kwargs,
-                task_id=str(uuid.uuid4()),
-                producer=producer,
-                # The anonymous exchange routes by queue name alone: no exchange binding in
-                # Redis has to exist for the message to land in its queue.
-                exchange="",
-                routing_key=queue,
-                retry=False,
+            name = delivery_task_name(queue)
+            message = amqp.create_task_message(
+                str(uuid.uuid4()),
+                name,
+                (),
+                kwargs,
+                create_sent_event=app.conf.task_send_sent_event,
+                ignore_result=True,
                 # What monitoring shows for the task's arguments: a short summary instead of the
                 # repr of the whole envelope, which Celery would otherwise build for every message.
                 argsrepr="()",
                 kwargsrepr=_kwargs_summary(kwargs),
+            )
+            amqp.send_task_message(
+                producer,
+                name,
+                message,
+                # Published to the anonymous exchange with the queue's name as routing key (as
+                # Celery does for a direct queue): no exchange binding in Redis has to exist for
+                # the message to land in its queue.
+                queue=queue,
+                retry=False,
                 # Nothing to declare: the anonymous exchange routes by queue name, and each worker
                 # declares its own queue. (Skips a copy of the queue and a cache lookup per message.)
                 declare=[],
