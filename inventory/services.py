@@ -144,7 +144,7 @@ class _Refused(Exception):
         self.code, self.reason = code, reason
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def stock_release_line(*, order_id: UUID, line_id: UUID, sku: str) -> None:
     """Give back what one order line holds, and answer StockReleased.
 
@@ -171,7 +171,7 @@ def stock_release_line(*, order_id: UUID, line_id: UUID, sku: str) -> None:
     publish(StockReleased(order_id=order_id, line_id=line_id, sku=reservation.sku, quantity=released))
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def stock_commit_line(*, order_id: UUID, line_id: UUID, sku: str) -> None:
     """The order is confirmed: its reserved units leave on_hand for good. Safe to repeat."""
     try:

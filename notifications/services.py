@@ -72,7 +72,7 @@ class Cause:
 # --- The projection ---------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def recipient_apply(
     *,
     user_id: int,
@@ -192,7 +192,7 @@ def _notify_order_update(
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_confirmation_notify(
     *, event_id: UUID, occurred_at: datetime, user_id: int, order_id: UUID, total: Decimal
 ) -> Notification | None:
@@ -205,7 +205,7 @@ def order_confirmation_notify(
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_failure_notify(
     *, event_id: UUID, occurred_at: datetime, user_id: int, order_id: UUID, reason: str
 ) -> Notification | None:
@@ -216,7 +216,7 @@ def order_failure_notify(
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def new_article_notifications_request(
     *, event_id: UUID, article_id: UUID, slug: str, title: str, author_name: str, body: str
 ) -> int:
@@ -241,7 +241,7 @@ def new_article_notifications_request(
     return count
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def new_article_notify(
     *,
     event_id: UUID,

@@ -219,30 +219,30 @@ def _with_saga(order_id: UUID, apply) -> None:
     apply(the_saga)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_stock_reserved(*, order_id: UUID, line_id: UUID) -> None:
     """Inventory reserved a line; the last one confirms the order."""
     _with_saga(order_id, lambda s: saga.on_stock_reserved(s, line_id))
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_stock_refused(*, order_id: UUID, line_id: UUID, reason: str) -> None:
     """Inventory refused a line: compensate, and fail the order with the reason."""
     _with_saga(order_id, lambda s: saga.on_stock_refused(s, line_id, reason))
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_stock_released(*, order_id: UUID, line_id: UUID, quantity: int) -> None:
     """Inventory released a line; the last one ends the compensation."""
     _with_saga(order_id, lambda s: saga.on_stock_released(s, line_id, quantity))
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def known_product_record(*, sku: str, name: str) -> None:
     """Remember that a product can be ordered. Safe to repeat."""
     KnownProduct.objects.update_or_create(sku=sku, defaults={"name": name})
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_stock_committed(*, order_id: UUID, line_id: UUID) -> None:
     _with_saga(order_id, lambda s: saga.on_stock_committed(s, line_id))

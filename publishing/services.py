@@ -49,7 +49,7 @@ def _apply_if_newer(*, article_id: UUID, revision: int, create: dict[str, Any], 
     return True
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def public_article_show(
     *,
     article_id: UUID,
@@ -84,7 +84,7 @@ def public_article_show(
     return _apply_if_newer(article_id=article_id, revision=revision, create=create, update={**content, **given})
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def public_article_withdraw(*, article_id: UUID, slug: str, revision: int, changed_at: datetime) -> bool:
     """Take the article off the public side, if this revision is newer than the copy held.
 
