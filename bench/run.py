@@ -118,6 +118,7 @@ class Bench:
         first = {
             "baseline": phases["baseline"]["saturation"]["throughput_per_s"],
             "service": phases["service"]["saturation"]["throughput_per_s"],
+            "service_cpu_ms_per_order": _python_cpu(phases["service"]),
         }
         out = [{**first, "ratio": first["service"] / first["baseline"]}]
         for n in range(2, self.args.rounds + 1):
@@ -126,7 +127,8 @@ class Bench:
             self.sampler_only(self.product_workers)
             service, *_ = self.product_phase("service", count=self.args.orders)
             b, p = baseline["throughput_per_s"], service["throughput_per_s"]
-            out.append({"baseline": b, "service": p, "ratio": p / b})
+            cpu = _python_cpu({"saturation": service})
+            out.append({"baseline": b, "service": p, "service_cpu_ms_per_order": cpu, "ratio": p / b})
             log(f"round {n}/{self.args.rounds}: baseline {b:.1f}/s, service {p:.1f}/s, ratio {p / b:.2f}")
         return out
 
@@ -721,9 +723,16 @@ def finish(result: dict[str, Any], run_dir: Path) -> None:
     if "prefilled" in phases and "service" in phases:
         before, after = phases["service"], phases["prefilled"]
         rb, ra = before.get("relay_probe") or {}, after.get("relay_probe") or {}
+        # Against the product's median round when there were several (one round may have run while
+        # the machine was faster or slower than usual), else its one saturation run.
+        cpus = [r["service_cpu_ms_per_order"] for r in rounds if r.get("service_cpu_ms_per_order")]
+        throughput_before = (
+            statistics.median(r["service"] for r in rounds) if rounds else before["saturation"]["throughput_per_s"]
+        )
+        cpu_before = statistics.median(cpus) if cpus else _python_cpu(before)
         growth = {
-            "throughput": _growth(before["saturation"]["throughput_per_s"], after["saturation"]["throughput_per_s"]),
-            "CPU per order (all but PostgreSQL)": _growth(_python_cpu(before), _python_cpu(after)),
+            "throughput": _growth(throughput_before, after["saturation"]["throughput_per_s"]),
+            "CPU per order (all but PostgreSQL)": _growth(cpu_before, _python_cpu(after)),
             "paced p99": _growth(before["paced"]["latency"]["p99_ms"], after["paced"]["latency"]["p99_ms"]),
             "relay pipeline p50": _growth(
                 before["paced"]["relay"]["latency"]["p50_ms"], after["paced"]["relay"]["latency"]["p50_ms"]
