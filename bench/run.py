@@ -520,7 +520,9 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                     f"{rows:,}-row tables: {what} worse by less than 10%", drop, lambda x: x < 0.10, f"{v or 0:+.1%}"
                 )
             )
-        for key in ("relay batch p50", "relay CPU per event", "relay pipeline p50"):
+        # (Not "relay pipeline p50": in the pipeline last_sent_at is written at the hand-over, in the
+        # publishing transaction, and no longer times a send; the probe's batches do.)
+        for key in ("relay batch p50", "relay CPU per event"):
             v = g.get(key)
             out.append(
                 _target(f"{rows:,}-row tables: {key} grows by less than 10%", v, lambda x: x < 0.10, f"{v or 0:+.1%}")
