@@ -1,6 +1,6 @@
 """The product's own cost per handled message, without Celery: one process, no workers.
 
-    python -m bench.in_process [--orders 200] [--profile FILE]
+    python -m bench.in_process [--orders 200] [--prefill ROWS] [--profile FILE]
 
 Creates an SQLite database in a temporary folder (or uses ``DATABASE_URL``; its tables are
 migrated and filled), seeds it as the benchmark does, places ``--orders`` orders through
@@ -9,7 +9,9 @@ must be reachable: that database is FLUSHED), then hands every open delivery to
 ``project.messaging.consumer.process`` (the code a worker runs for a task: inbox, handler,
 delivery mark, sending what it published after commit) until none is left. Prints the CPU time
 per placed order and per handled message, by handler. ``--profile`` writes a cProfile of the
-handling to FILE.
+handling to FILE. ``--prefill ROWS`` first fills the outbox, inbox and dead letters with that
+many old rows each (bench/prefill.py), to see what large tables cost per message without any
+neighbour's noise.
 
 What it leaves out is what the raw Celery chain pays too: taking a message from Redis, the pool's
 IPC, acknowledging, task events and logging. So the gap between this and a worker's CPU per
@@ -33,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--prefill", type=int, default=0)
     args = parser.parse_args(argv)
     if "REDIS_URL" not in os.environ:
         raise SystemExit("in_process: set REDIS_URL to a Redis database it may flush")
@@ -61,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     from project.messaging.relay import delivery_message, open_deliveries
 
     config = seed_and_audit()
+    if args.prefill:
+        from bench.prefill import prefill
+
+        prefill(args.prefill)
     customers = [c["id"] for c in config["customers"]]
     cpu0 = time.process_time()
     for i in range(args.orders):

@@ -169,14 +169,18 @@ def table(result: dict[str, Any]) -> str:
     for t in result["targets"]:
         lines.append(f"  [{'met' if t['met'] else 'MISSED' if t['met'] is False else 'n/a'}] {t['name']}: {t['value']}")
     lines.append("")
-    rounds = result.get("rounds") or []
-    if len(rounds) > 1:
-        lines.append("Saturation rounds (chain, then product, alternated; the throughput ratio is their median):")
-        for n, one in enumerate(rounds, start=1):
-            lines.append(
-                f"  {n}: chain {one['baseline']:.1f}/s, product {one['service']:.1f}/s, ratio {one['ratio']:.2f}"
-            )
-        lines.append("")
+    for key, title in (
+        ("rounds", "Saturation rounds (chain, then product, alternated; the throughput ratio is their median)"),
+        ("prefilled_rounds", "With the old rows (the growth is their median ratio against the rounds above)"),
+    ):
+        rounds = result.get(key) or []
+        if len(rounds) > 1:
+            lines.append(f"{title}:")
+            for n, one in enumerate(rounds, start=1):
+                lines.append(
+                    f"  {n}: chain {one['baseline']:.1f}/s, product {one['service']:.1f}/s, ratio {one['ratio']:.2f}"
+                )
+            lines.append("")
     r = result["ratios"]
     lines.append(
         f"RATIOS  product/baseline throughput = {_f(r['throughput'], '{:.2f}')}  "

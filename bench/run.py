@@ -110,26 +110,23 @@ class Bench:
         for w in workers:
             self.sampler.watch(w)
 
-    def rounds(self, phases: dict[str, Any], baseline_workers: list[Managed]) -> list[dict[str, float]]:
-        """Saturation runs of the chain and the product, alternated (``--rounds``): the first round
-        is the one measured above, each further one runs the chain, then the product, again. This
+    def rounds(
+        self, key: str, first: tuple[dict[str, Any], dict[str, Any]], baseline_workers: list[Managed]
+    ) -> list[dict[str, float]]:
+        """Saturation runs of the chain and the product, alternated (``--rounds``): ``first`` is the
+        pair measured already, each further round runs the chain, then the product, again. This
         machine's speed drifts by 10-20% over minutes (a shared VM); alternating puts both sides
-        under the same drift, and the throughput ratio is the median of the rounds' ratios."""
-        first = {
-            "baseline": phases["baseline"]["saturation"]["throughput_per_s"],
-            "service": phases["service"]["saturation"]["throughput_per_s"],
-            "service_cpu_ms_per_order": _python_cpu(phases["service"]),
-        }
-        out = [{**first, "ratio": first["service"] / first["baseline"]}]
+        under the same drift: the throughput ratio is the median of the rounds' ratios, and the
+        chain, which no database table slows down, is the yardstick of the growth measurement."""
+        out = [_round(*first)]
         for n in range(2, self.args.rounds + 1):
             self.sampler_only(baseline_workers)
             baseline, *_ = self.baseline_phase(count=self.args.baseline_chains)
             self.sampler_only(self.product_workers)
             service, *_ = self.product_phase("service", count=self.args.orders)
+            out.append(_round(baseline, service))
             b, p = baseline["throughput_per_s"], service["throughput_per_s"]
-            cpu = _python_cpu({"saturation": service})
-            out.append({"baseline": b, "service": p, "service_cpu_ms_per_order": cpu, "ratio": p / b})
-            log(f"round {n}/{self.args.rounds}: baseline {b:.1f}/s, service {p:.1f}/s, ratio {p / b:.2f}")
+            log(f"{key} round {n}/{self.args.rounds}: baseline {b:.1f}/s, service {p:.1f}/s, ratio {p / b:.2f}")
         return out
 
     def stop(self, items: list[Managed]) -> None:
@@ -641,8 +638,9 @@ def main(argv: list[str] | None = None) -> int:
         bench.sampler_only([])  # the baseline's workers stay up, idle, for the next rounds
         bench.product_workers = bench.start_workers("project", PRODUCT_QUEUES, "")
         phases["service"] = bench.measure("service", "service", count=args.orders, rate=rate)
-        result["rounds"] = bench.rounds(phases, baseline_workers)
-        bench.stop(baseline_workers)
+        result["rounds"] = bench.rounds(
+            "service", (phases["baseline"]["saturation"], phases["service"]["saturation"]), baseline_workers
+        )
         if not args.skip_http:
             web, port = infra.start_web(env, bench.logs, workers=2, threads=2)
             bench.started.append(web)
@@ -662,7 +660,14 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.time()
             timings = prefill(args.prefill)
             log(f"pre-filled in {time.time() - t0:.0f}s")
+            # The chain right before, as the yardstick of this round (see Bench.rounds).
+            bench.sampler_only(baseline_workers)
+            yardstick, *_ = bench.baseline_phase(count=args.baseline_chains)
+            bench.sampler_only(bench.product_workers)
             phases["prefilled"] = bench.measure("prefilled", "service", count=args.orders, rate=rate)
+            result["prefilled_rounds"] = bench.rounds(
+                "prefilled", (yardstick, phases["prefilled"]["saturation"]), baseline_workers
+            )
             phases["prefilled"]["relay_probe"] = bench.relay_probe(args.relay_events)
             result["prefilled"] = {"rows": args.prefill, "seconds": timings}
 
@@ -696,6 +701,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _round(baseline: dict[str, Any], service: dict[str, Any]) -> dict[str, float]:
+    """One round: the chain's and the product's saturation throughput and CPU per order."""
+    b, p = baseline["throughput_per_s"], service["throughput_per_s"]
+    return {
+        "baseline": b,
+        "service": p,
+        "ratio": p / b,
+        "baseline_cpu_ms_per_order": baseline["cpu"]["ms_per_order_total"],
+        "service_cpu_ms_per_order": _python_cpu({"saturation": service}),
+    }
+
+
 def _python_cpu(phase: dict[str, Any]) -> float | None:
     """CPU ms per order of the benchmark's own processes but PostgreSQL (whose backends are only
     partly sampled): workers, web, load generators, Redis."""
@@ -725,16 +742,9 @@ def finish(result: dict[str, Any], run_dir: Path) -> None:
     if "prefilled" in phases and "service" in phases:
         before, after = phases["service"], phases["prefilled"]
         rb, ra = before.get("relay_probe") or {}, after.get("relay_probe") or {}
-        # Against the product's median round when there were several (one round may have run while
-        # the machine was faster or slower than usual), else its one saturation run.
-        cpus = [r["service_cpu_ms_per_order"] for r in rounds if r.get("service_cpu_ms_per_order")]
-        throughput_before = (
-            statistics.median(r["service"] for r in rounds) if rounds else before["saturation"]["throughput_per_s"]
-        )
-        cpu_before = statistics.median(cpus) if cpus else _python_cpu(before)
         growth = {
-            "throughput": _growth(throughput_before, after["saturation"]["throughput_per_s"]),
-            "CPU per order (all but PostgreSQL)": _growth(cpu_before, _python_cpu(after)),
+            "throughput": _growth(before["saturation"]["throughput_per_s"], after["saturation"]["throughput_per_s"]),
+            "CPU per order (all but PostgreSQL)": _growth(_python_cpu(before), _python_cpu(after)),
             "paced p99": _growth(before["paced"]["latency"]["p99_ms"], after["paced"]["latency"]["p99_ms"]),
             "relay pipeline p50": _growth(
                 before["paced"]["relay"]["latency"]["p50_ms"], after["paced"]["relay"]["latency"]["p50_ms"]
@@ -746,6 +756,17 @@ def finish(result: dict[str, Any], run_dir: Path) -> None:
             "relay batch p99": _growth(rb.get("batch_ms_p99"), ra.get("batch_ms_p99")),
             "relay CPU per event": _growth(rb.get("cpu_ms_per_1000"), ra.get("cpu_ms_per_1000")),
         }
+        pre_rounds = result.get("prefilled_rounds") or []
+        if rounds and pre_rounds:
+            # Each side against the chain measured next to it (the chain touches no table, so the
+            # old rows cannot slow it: what moves it is the machine), median over the rounds.
+            def relative(rs: list[dict[str, float]], key: str) -> float:
+                if key == "ratio":
+                    return statistics.median(r["ratio"] for r in rs)
+                return statistics.median(r["service_cpu_ms_per_order"] / r["baseline_cpu_ms_per_order"] for r in rs)
+
+            growth["throughput"] = relative(pre_rounds, "ratio") / relative(rounds, "ratio") - 1
+            growth["CPU per order (all but PostgreSQL)"] = relative(pre_rounds, "cpu") / relative(rounds, "cpu") - 1
         if rb.get("relay_events_per_s") and ra.get("relay_events_per_s"):
             # Fewer events per second is a slower relay: report it as growth of the time per event.
             growth["relay time per event"] = rb["relay_events_per_s"] / ra["relay_events_per_s"] - 1
