@@ -66,7 +66,7 @@ def summarise(path: Path, *, under: str | None = None, top: int = 25) -> dict:
 # Where a worker's samples went, first matching rule wins (the rest is Celery and billiard: taking
 # the message, IPC between the pool process and the worker, acknowledging).
 BUCKETS = [
-    ("send after commit (send_committed)", ("send_committed (", "relay_committed (")),
+    ("send after commit (send_committed)", ("send_committed (",)),
     ("database connection open/close", ("get_new_connection (", "close_old_connections (", "_close (django")),
     ("waiting for SQLite's write lock", ("_start_transaction_under_autocommit (",)),
     ("handler: domain code and its queries", ("/handlers.py)",)),

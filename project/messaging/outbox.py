@@ -30,8 +30,7 @@ _correlation_markers = threading.local()
 class CommittedDelivery:
     """A delivery written by a transaction, kept in memory to be sent once it commits."""
 
-    delivery_id: int | None
-    event_id: uuid.UUID
+    delivery_id: int
     queue: str
     kwargs: dict[str, Any]
 
@@ -127,7 +126,6 @@ def publish_many(
             [
                 CommittedDelivery(
                     delivery_id=delivery_id,
-                    event_id=envelope.event_id,
                     queue=sub.queue,
                     kwargs=DeliveryAttempt(
                         envelope=envelope.to_json(),

@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -56,8 +56,8 @@ def send_messages(messages: Sequence[tuple[str, dict]]) -> None:
     Each is a Celery task message built and published by Celery's own AMQP layer
     (``create_task_message``, ``send_task_message``: protocol 2, the publish signals, task-sent
     events when enabled), without ``send_task``'s routing, result object and parent-task
-    bookkeeping, which a delivery needs none of: a third of the CPU of each send (measured in a
-    worker: 720 us through send_task).
+    bookkeeping, which a delivery needs none of (measured in one process: 350 instead of 400 us
+    of CPU per message sent).
     """
     from project.celery import app
 
@@ -141,17 +141,6 @@ def open_deliveries(using: str) -> QuerySet[Delivery]:
     return Delivery.objects.using(using).filter(condition)
 
 
-def relay_committed(*, using: str, event_ids: Iterable[uuid.UUID]) -> int:
-    """Send the pending deliveries of events a transaction just committed (for a database that
-    does not return the ids of bulk-inserted rows). Never raises: the sweep retries."""
-    qs = Delivery.objects.using(using).filter(status=Delivery.Status.PENDING, event_id__in=list(event_ids))
-    try:
-        return _send_claimed(qs, using=using, limit=settings.MESSAGING_RELAY_BATCH_SIZE * 10)
-    except Exception:
-        logger.warning("Sending after commit failed; the outbox sweep will send it", exc_info=True)
-        return 0
-
-
 # After the broker refused a send, sending after commit pauses in this process for
 # MESSAGING_SEND_PAUSE_AFTER_FAILURE seconds: every commit would otherwise wait for the broker's
 # connection attempts (about 6 s with Redis down), a request with it. Deliveries stay pending
@@ -175,8 +164,6 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
     global _send_paused_until
     if not deliveries:
         return 0
-    if any(d.delivery_id is None for d in deliveries):  # a database that returns no bulk ids
-        return relay_committed(using=using, event_ids={d.event_id for d in deliveries})
     if sending_paused():  # the broker failed a moment ago, after these rows were written
         _return_to_relay(using, deliveries)
         return 0
