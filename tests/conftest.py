@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from project.messaging import relay
+from project.messaging.models import DeadLetter
+from project.messaging.outbox import publish
 from project.messaging.testing import TestBus, test_bus
+from tests.testapp.events import Pinged
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,6 +44,15 @@ def wait_until(
 def bus(db: None) -> Iterator[TestBus]:
     with test_bus() as the_bus:
         yield the_bus
+
+
+@pytest.fixture
+def dead_letter(bus: TestBus) -> DeadLetter:
+    """A message its handler refuses outright (testapp's "permanent" behaviour), parked as a dead letter."""
+    with transaction.atomic():
+        publish(Pinged(key="grumpy-goose", amount=1, behaviour="permanent"))
+    bus.drain()
+    return DeadLetter.objects.get()
 
 
 @pytest.fixture(autouse=True)

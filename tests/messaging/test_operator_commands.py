@@ -6,12 +6,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command, load_command_class
-from django.db import transaction
 
 from project.messaging.models import DeadLetter
-from project.messaging.outbox import publish
-from project.messaging.testing import TestBus
-from tests.testapp.events import Pinged
 
 pytestmark = pytest.mark.django_db
 
@@ -58,11 +54,8 @@ def test_bad_input_is_a_command_error(args: tuple[str, ...], message: str) -> No
 
 
 @pytest.fixture
-def refused_ping(bus: TestBus) -> DeadLetter:
-    with transaction.atomic():
-        publish(Pinged(key="prickly-porcupine", amount=1, behaviour="permanent"))
-    bus.drain()
-    return DeadLetter.objects.get()
+def refused_ping(dead_letter: DeadLetter) -> DeadLetter:
+    return dead_letter
 
 
 def test_discarding_without_a_reason_is_refused_and_changes_nothing(refused_ping: DeadLetter) -> None:

@@ -15,18 +15,15 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
 from orders.models import Order, SagaStep
 from orders.services import LineInput, order_place
 from project.messaging.models import DeadLetter
-from project.messaging.outbox import publish
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import KnownProductFactory, StaffFactory
-from tests.testapp.events import Pinged
 
 pytestmark = pytest.mark.django_db
 
@@ -65,11 +62,8 @@ def api_of(user) -> APIClient:
 
 
 @pytest.fixture
-def letter(bus: TestBus) -> DeadLetter:
-    with transaction.atomic():
-        publish(Pinged(key="grumpy-goose", amount=1, behaviour="permanent"))
-    bus.drain()
-    return DeadLetter.objects.get()
+def letter(dead_letter: DeadLetter) -> DeadLetter:
+    return dead_letter
 
 
 def assert_untouched(letter: DeadLetter) -> None:
