@@ -6,7 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory.events import StockReserved
@@ -65,7 +66,19 @@ def test_a_three_line_order_is_confirmed_and_its_stock_committed(bus: TestBus, s
 
 def test_each_reply_is_recorded_on_the_step_of_the_command_that_caused_it(bus: TestBus, shelves) -> None:
     order = place(("CRUNCHY-ARMCHAIR", 1), ("WOBBLY-TABLE", 1), ("RARE-VASE", 1))
-    bus.drain(order="reverse")  # replies arrive in another order than the commands went out
+    for command in bus.take_pending():
+        bus.deliver(command)
+    replies = list(reversed(bus.take_pending()))  # in another order than the commands went out
+    with CaptureQueriesContext(connection) as queries:
+        for reply in replies:
+            bus.deliver(reply)
+    statements = [q["sql"] for q in queries.captured_queries]
+    # Found by the command that caused it, in the UPDATE that records it: no step is looked up
+    # first; and the saga's service joins the handler's transaction without a savepoint of its
+    # own (the one per reply is the handler's transaction, nested in this test's).
+    assert not [sql for sql in statements if sql.startswith("SELECT") and "orders_sagastep" in sql]
+    assert len([sql for sql in statements if sql.startswith("SAVEPOINT")]) == len(replies) == 3
+    bus.drain()
     steps = order.saga_steps.filter(action__in=[SagaStep.Action.RESERVE, SagaStep.Action.COMMIT])
     assert steps.count() == 6
     for step in steps:
