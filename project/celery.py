@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_ready
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
@@ -26,12 +30,46 @@ def _serve_metrics_when_asked(**kwargs: Any) -> None:
         serve_worker_metrics(int(port))
 
 
-@task_prerun.connect
-@task_postrun.connect
-def _close_old_database_connections(**kwargs: Any) -> None:
-    # With CELERY_DB_REUSE_MAX set, Celery keeps connections across tasks; this closes the ones
-    # that are broken or older than CONN_MAX_AGE (and re-arms CONN_HEALTH_CHECKS), as Django's
-    # request_started/request_finished handlers do for web requests.
-    from django.db import close_old_connections
+# When the last task ended: a connection idle for longer is health-checked before its next query.
+_last_task_ended_at = 0.0
 
-    close_old_connections()
+
+@task_prerun.connect
+def _check_connections_after_idleness(**kwargs: Any) -> None:
+    # Django's CONN_HEALTH_CHECKS, re-armed before every task, would cost a `SELECT 1` round trip
+    # per handled message on PostgreSQL. A connection in steady use breaks only with the server:
+    # then the task's first query fails, the fault is transient (retried) and the connection is
+    # replaced after the task. So the check is re-armed only for connections that sat idle for
+    # DB_HEALTH_CHECK_AFTER_IDLE seconds (where idle timeouts and restarts go unnoticed).
+    from django.conf import settings
+    from django.db import connections
+
+    idle = time.monotonic() - _last_task_ended_at >= settings.DB_HEALTH_CHECK_AFTER_IDLE
+    for connection in connections.all(initialized_only=True):
+        if idle or _broken_or_obsolete(connection):
+            connection.close_if_unusable_or_obsolete()
+
+
+@task_postrun.connect
+def _close_broken_or_old_connections(**kwargs: Any) -> None:
+    # With CELERY_DB_REUSE_MAX set, Celery keeps connections across tasks; this closes the ones
+    # that are broken, left outside autocommit, or older than CONN_MAX_AGE, as Django's
+    # request_finished handler does for web requests.
+    global _last_task_ended_at
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if _broken_or_obsolete(connection):
+            connection.close_if_unusable_or_obsolete()
+    _last_task_ended_at = time.monotonic()
+
+
+def _broken_or_obsolete(connection: BaseDatabaseWrapper) -> bool:
+    """What close_if_unusable_or_obsolete() would act on, short of its health check."""
+    if connection.connection is None:
+        return False
+    return (
+        connection.errors_occurred
+        or connection.get_autocommit() != connection.settings_dict["AUTOCOMMIT"]
+        or (connection.close_at is not None and time.monotonic() >= connection.close_at)
+    )
