@@ -125,21 +125,22 @@ def _process(attempt: DeliveryAttempt) -> Result:
         with transaction.atomic(using=db), handling(envelope, attempt=attempt.attempt):
             # The unique (handler, event_id) constraint is the exactly-once guarantee: a
             # concurrent duplicate waits here for the first to commit, then fails the insert,
-            # which rolls back this whole transaction (nothing else was done in it yet).
+            # which rolls back this whole transaction (nothing else was done in it yet). The
+            # delivery is marked processed with it (one round trip): it commits only with the
+            # handler's effects.
             statements.insert_inbox_record(
                 db,
                 handler=sub.handler_name,
                 event_id=envelope.event_id,
                 event_type=envelope.event_type,
                 at=timezone.now(),
+                mark_processed=attempt.delivery_id if mark_inside else None,
             )
             inbox_written = True
             sub.handler(message)
             if attempt.first_failed_at is not None or attempt.replay:
                 # A retry or a replay that succeeds closes the dead letter it may have left.
                 _resolve_dead_letter(db, sub.handler_name, envelope.event_id)
-            if mark_inside:
-                _mark_delivery_row(attempt, Delivery.Status.PROCESSED)
     except IntegrityError as exc:
         if inbox_written:  # the handler's own insert: two deliveries racing (transient)
             return _fail(attempt, exc, db=db, envelope=envelope)

@@ -95,9 +95,40 @@ def insert_deliveries(using: str, rows: Sequence[Sequence[Any]]) -> list[int | N
     return _insert(using, Delivery, DELIVERY_COLUMNS, rows, returning=True)
 
 
-def insert_inbox_record(using: str, *, handler: str, event_id: uuid.UUID, event_type: str, at: datetime) -> None:
-    """The inbox row: raises IntegrityError if this handler already applied this event."""
-    _insert(using, InboxRecord, INBOX_COLUMNS, [(handler, event_id, event_type, at)], returning=False)
+def insert_inbox_record(
+    using: str,
+    *,
+    handler: str,
+    event_id: uuid.UUID,
+    event_type: str,
+    at: datetime,
+    mark_processed: int | None = None,
+) -> None:
+    """The inbox row: raises IntegrityError if this handler already applied this event.
+
+    ``mark_processed``: the id of the producer's delivery (in this database) to mark processed
+    in the same transaction; on PostgreSQL both statements go in one round trip (psycopg's
+    client-side binding sends them as one simple query; an error in the insert skips the mark).
+    """
+    connection = connections[using]
+    sql = _insert_sql(using, InboxRecord, INBOX_COLUMNS, 1, False)
+    params = _params(connection, InboxRecord, INBOX_COLUMNS, [(handler, event_id, event_type, at)])
+    with connection.cursor() as cursor:
+        if mark_processed is None:
+            cursor.execute(sql, params)
+            return
+        mark_sql, mark_params = _mark_delivery(connection, mark_processed, Delivery.Status.PROCESSED, at)
+        if _takes_several_statements(connection):
+            cursor.execute(f"{sql}; {mark_sql}", params + mark_params)
+        else:
+            cursor.execute(sql, params)
+            cursor.execute(mark_sql, mark_params)
+
+
+def _takes_several_statements(connection: BaseDatabaseWrapper) -> bool:
+    # PostgreSQL with client-side binding (Django's default); server-side binding (the extended
+    # protocol) takes one statement per query, as SQLite does.
+    return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get("server_side_binding")
 
 
 @cache
@@ -110,10 +141,16 @@ def _mark_delivery_sql(using: str) -> str:
     return f"UPDATE {table} SET {status} = %s, {processed_at} = %s WHERE {pk} = %s AND {status} <> %s"  # noqa: S608
 
 
+def _mark_delivery(
+    connection: BaseDatabaseWrapper, delivery_id: int, status: str, processed_at: datetime | None
+) -> tuple[str, list[Any]]:
+    at = Delivery._meta.get_field("processed_at").get_db_prep_save(processed_at, connection)
+    pk = Delivery._meta.pk.get_db_prep_save(delivery_id, connection)  # a message's id that is no number fails
+    return _mark_delivery_sql(connection.alias), [status, at, pk, Delivery.Status.PROCESSED]
+
+
 def mark_delivery(using: str, delivery_id: int, status: str, *, processed_at: datetime | None) -> None:
     """Set a delivery's status, unless it is processed already (a processed delivery stays so)."""
     connection = connections[using]
-    at = Delivery._meta.get_field("processed_at").get_db_prep_save(processed_at, connection)
-    pk = Delivery._meta.pk.get_db_prep_save(delivery_id, connection)  # a message's id that is no number fails
     with connection.cursor() as cursor:
-        cursor.execute(_mark_delivery_sql(using), [status, at, pk, Delivery.Status.PROCESSED])
+        cursor.execute(*_mark_delivery(connection, delivery_id, status, processed_at))

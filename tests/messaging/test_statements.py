@@ -114,3 +114,48 @@ def test_marking_a_delivery_never_reopens_a_processed_one() -> None:
 def test_a_delivery_id_that_is_no_number_is_refused() -> None:
     with pytest.raises((TypeError, ValueError)):
         statements.mark_delivery(connection.alias, "12; DROP TABLE x", "processed", processed_at=None)  # type: ignore[arg-type]
+
+
+def test_the_inbox_record_and_the_delivery_mark_go_together_in_one_round_trip_on_postgresql() -> None:
+    [event] = [event_row()]
+    statements.insert_events(connection.alias, [event])
+    now = timezone.now()
+    [delivery_id] = statements.insert_deliveries(
+        connection.alias, [(event[0], "testapp.a", "testapp", "sent", 1, now, now)]
+    )
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        statements.insert_inbox_record(
+            connection.alias,
+            handler="testapp.a",
+            event_id=event[0],
+            event_type="testapp.Pinged",
+            at=now,
+            mark_processed=delivery_id,
+        )
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    assert InboxRecord.objects.filter(handler="testapp.a", event_id=event[0], processed_at=now).exists()
+    delivery = Delivery.objects.get(pk=delivery_id)
+    assert (delivery.status, delivery.processed_at) == ("processed", now)
+
+
+def test_a_second_inbox_record_fails_before_its_delivery_mark_and_both_roll_back() -> None:
+    [event] = [event_row()]
+    statements.insert_events(connection.alias, [event])
+    now = timezone.now()
+    [delivery_id] = statements.insert_deliveries(
+        connection.alias, [(event[0], "testapp.a", "testapp", "sent", 1, now, now)]
+    )
+    statements.insert_inbox_record(
+        connection.alias, handler="testapp.a", event_id=event[0], event_type="testapp.Pinged", at=now
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        statements.insert_inbox_record(
+            connection.alias,
+            handler="testapp.a",
+            event_id=event[0],
+            event_type="testapp.Pinged",
+            at=now,
+            mark_processed=delivery_id,
+        )
+    assert Delivery.objects.get(pk=delivery_id).status == "sent"
+    assert InboxRecord.objects.filter(event_id=event[0]).count() == 1
