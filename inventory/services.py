@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 
 from inventory.events import (
@@ -85,7 +85,7 @@ def stock_adjust(*, sku: str, on_hand: int, reason: str, actor_id: int | None = 
     return item
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def stock_reserve_line(*, order_id: UUID, line_id: UUID, sku: str, quantity: int) -> None:
     """Reserve one order line, or refuse it, and answer the saga either way.
 
@@ -93,55 +93,61 @@ def stock_reserve_line(*, order_id: UUID, line_id: UUID, sku: str, quantity: int
     line released before (a tombstone) is refused, so a late message cannot resurrect stock.
     """
     try:
-        with transaction.atomic():
-            # The row goes in first: a concurrent duplicate waits on the unique (order, line)
-            # key instead of taking stock a second time.
-            Reservation.objects.create(order_id=order_id, line_id=line_id, sku=sku, quantity=quantity)
-            # One conditional UPDATE checks and takes the units: two orders racing for the last
-            # ones cannot both pass the check, so stock is never oversold (PostgreSQL and SQLite).
-            taken = StockItem.objects.filter(sku=sku, on_hand__gte=F("reserved") + quantity).update(
-                reserved=F("reserved") + quantity
-            )
-            if not taken:
-                known = StockItem.objects.filter(sku=sku).exists()
-                raise _Refused(
-                    "insufficient_stock" if known else "unknown_sku",
-                    f"insufficient stock for {sku}" if known else f"unknown sku {sku}",
-                )
-    except _Refused as refused:
+        existing = Reservation.objects.get(order_id=order_id, line_id=line_id)
+    except Reservation.DoesNotExist:
+        existing = None
+    if existing is not None:
+        _answer_again(existing)
+        return
+    # One conditional UPDATE checks and takes the units: two orders racing for the last ones
+    # cannot both pass the check, so stock is never oversold (PostgreSQL and SQLite).
+    taken = StockItem.objects.filter(sku=sku, on_hand__gte=F("reserved") + quantity).update(
+        reserved=F("reserved") + quantity
+    )
+    if not taken:
+        known = StockItem.objects.filter(sku=sku).exists()
         publish(
             StockReservationFailed(
-                order_id=order_id, line_id=line_id, sku=sku, code=refused.code, reason=refused.reason
+                order_id=order_id,
+                line_id=line_id,
+                sku=sku,
+                code="insufficient_stock" if known else "unknown_sku",
+                reason=f"insufficient stock for {sku}" if known else f"unknown sku {sku}",
             )
         )
         return
-    except IntegrityError:
-        existing = Reservation.objects.filter(order_id=order_id, line_id=line_id).first()
-        if existing is None:
-            raise  # not the (order, line) key: let the real constraint violation show
-        if existing.status == Reservation.Status.RELEASED:
-            publish(
-                StockReservationFailed(
-                    order_id=order_id,
-                    line_id=line_id,
-                    sku=sku,
-                    code="already_released",
-                    reason=f"the reservation of {sku} was already released",
-                )
-            )
-        else:
-            publish(StockReserved(order_id=order_id, line_id=line_id, sku=sku, quantity=existing.quantity))
-        return
+    # Two commands for one line reserved at once (a retried command and the first): the second
+    # fails here on the unique (order, line) key once the first commits, which rolls back its
+    # whole transaction, the units it took included. That is a transient fault: its retry finds
+    # the first one's reservation and answers it as a repeat.
+    Reservation.objects.create(order_id=order_id, line_id=line_id, sku=sku, quantity=quantity)
     publish(StockReserved(order_id=order_id, line_id=line_id, sku=sku, quantity=quantity))
     item = StockItem.objects.get(sku=sku)
     if item.available == 0:
         publish(StockDepleted(sku=sku, on_hand=item.on_hand, reserved=item.reserved))
 
 
-class _Refused(Exception):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.reason = code, reason
+def _answer_again(reservation: Reservation) -> None:
+    """A reserve for a line seen before: answered as the first time, unless it was released."""
+    if reservation.status == Reservation.Status.RELEASED:
+        publish(
+            StockReservationFailed(
+                order_id=reservation.order_id,
+                line_id=reservation.line_id,
+                sku=reservation.sku,
+                code="already_released",
+                reason=f"the reservation of {reservation.sku} was already released",
+            )
+        )
+    else:
+        publish(
+            StockReserved(
+                order_id=reservation.order_id,
+                line_id=reservation.line_id,
+                sku=reservation.sku,
+                quantity=reservation.quantity,
+            )
+        )
 
 
 @transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md

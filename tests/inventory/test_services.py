@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 
 from inventory import services
 from inventory.models import Reservation, StockItem
@@ -107,3 +109,47 @@ def test_adjusting_stock_below_what_is_reserved_is_refused(armchairs: StockItem)
 def test_restocking_an_unknown_sku_is_refused() -> None:
     with pytest.raises(services.UnknownSku, match="Unknown sku GHOST"):
         services.stock_restock(sku="GHOST", quantity=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_commands_reserving_one_line_at_once_take_its_units_once_and_both_are_answered() -> None:
+    """A retried ReserveStock and the first one, handled at the same moment by two workers: the
+    second waits for the first's stock row (PostgreSQL) or write lock (SQLite); on PostgreSQL
+    it then fails on the (order, line) key and rolls back whole (the consumer retries such a
+    fault), and its retry answers the first's reservation."""
+    StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=5)
+    order, line = uuid.uuid4(), uuid.uuid4()
+    first_reserved, second_done = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                reserve(order, line, 2)
+                first_reserved.set()
+                second_done.wait(0.5)  # still uncommitted while the second one starts
+        finally:
+            connection.close()
+
+    def second() -> None:
+        first_reserved.wait(5)
+        try:
+            with transaction.atomic():
+                reserve(order, line, 2)
+        except IntegrityError as exc:
+            failures.append(exc)
+            reserve(order, line, 2)  # the retry
+        finally:
+            second_done.set()
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    item = StockItem.objects.get(sku="CRUNCHY-ARMCHAIR")
+    assert (item.on_hand, item.reserved) == (5, 2)
+    assert Reservation.objects.get().quantity == 2
+    assert len(events("inventory.StockReserved")) == 2
+    assert len(failures) == (1 if connection.vendor == "postgresql" else 0)
