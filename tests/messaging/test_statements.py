@@ -116,46 +116,45 @@ def test_a_delivery_id_that_is_no_number_is_refused() -> None:
         statements.mark_delivery(connection.alias, "12; DROP TABLE x", "processed", processed_at=None)  # type: ignore[arg-type]
 
 
-def test_the_inbox_record_and_the_delivery_mark_go_together_in_one_round_trip_on_postgresql() -> None:
+def sent_delivery(at: datetime) -> tuple[uuid.UUID, int]:
+    """An event and its one delivery, handed over at ``at``: (event id, delivery id)."""
     [event] = [event_row()]
     statements.insert_events(connection.alias, [event])
-    now = timezone.now()
     [delivery_id] = statements.insert_deliveries(
-        connection.alias, [(event[0], "testapp.a", "testapp", "sent", 1, now, now)]
+        connection.alias, [(event[0], "testapp.a", "testapp", "sent", 1, at, at)]
     )
+    return event[0], delivery_id
+
+
+def record_and_mark(event_id: uuid.UUID, delivery_id: int, at: datetime) -> None:
+    statements.insert_inbox_record(
+        connection.alias,
+        handler="testapp.a",
+        event_id=event_id,
+        event_type="testapp.Pinged",
+        at=at,
+        mark_processed=delivery_id,
+    )
+
+
+def test_the_inbox_record_and_the_delivery_mark_go_together_in_one_round_trip_on_postgresql() -> None:
+    now = timezone.now()
+    event_id, delivery_id = sent_delivery(now)
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        statements.insert_inbox_record(
-            connection.alias,
-            handler="testapp.a",
-            event_id=event[0],
-            event_type="testapp.Pinged",
-            at=now,
-            mark_processed=delivery_id,
-        )
+        record_and_mark(event_id, delivery_id, now)
     assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
-    assert InboxRecord.objects.filter(handler="testapp.a", event_id=event[0], processed_at=now).exists()
+    assert InboxRecord.objects.filter(handler="testapp.a", event_id=event_id, processed_at=now).exists()
     delivery = Delivery.objects.get(pk=delivery_id)
     assert (delivery.status, delivery.processed_at) == ("processed", now)
 
 
 def test_a_second_inbox_record_fails_before_its_delivery_mark_and_both_roll_back() -> None:
-    [event] = [event_row()]
-    statements.insert_events(connection.alias, [event])
     now = timezone.now()
-    [delivery_id] = statements.insert_deliveries(
-        connection.alias, [(event[0], "testapp.a", "testapp", "sent", 1, now, now)]
-    )
+    event_id, delivery_id = sent_delivery(now)
     statements.insert_inbox_record(
-        connection.alias, handler="testapp.a", event_id=event[0], event_type="testapp.Pinged", at=now
+        connection.alias, handler="testapp.a", event_id=event_id, event_type="testapp.Pinged", at=now
     )
     with pytest.raises(IntegrityError), transaction.atomic():
-        statements.insert_inbox_record(
-            connection.alias,
-            handler="testapp.a",
-            event_id=event[0],
-            event_type="testapp.Pinged",
-            at=now,
-            mark_processed=delivery_id,
-        )
+        record_and_mark(event_id, delivery_id, now)
     assert Delivery.objects.get(pk=delivery_id).status == "sent"
-    assert InboxRecord.objects.filter(event_id=event[0]).count() == 1
+    assert InboxRecord.objects.filter(event_id=event_id).count() == 1
