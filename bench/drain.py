@@ -26,7 +26,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -52,11 +51,9 @@ def _database_cpu(database_url: str) -> float:
     import psycopg
 
     with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
+        pids = infra.backend_pids(conn)
     total = 0.0
-    for (pid,) in rows:
+    for pid in pids:
         with contextlib.suppress(psutil.Error):
             total += sum(psutil.Process(pid).cpu_times()[:2])
     return total
@@ -102,20 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
 
-    run_dir = Path(tempfile.mkdtemp(prefix="bench-drain-"))
-    logs = run_dir / "logs"
-    database = infra.create_database(run_dir, os.environ.get("DATABASE_URL"))
-    broker = infra.start_broker(run_dir, None)
-    env = infra.bench_env(database.url, broker.url)
-    os.environ.update(env)
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+    with infra.own_django("bench-drain-", with_broker=True) as (run_dir, database, broker):
+        assert broker is not None
+        logs = run_dir / "logs"
+        env = dict(os.environ)
         from django.db import connections
-
-        call_command("migrate", verbosity=0)
         from django.test.utils import override_settings
 
         from bench import baseline_tasks
@@ -201,9 +189,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"database {medians['database_ms']:.2f} ms of CPU per message"
             )
         print(json.dumps({"database": database.vendor, **results}))
-    finally:
-        broker.stop()
-        database.drop()
     return 0
 
 

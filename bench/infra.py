@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psutil
@@ -70,6 +71,44 @@ def create_database(run_dir: Path, base_url: str | None) -> Database:
 
     drop_file()
     return Database("sqlite", f"sqlite:///{path}", drop_file)
+
+
+def backend_pids(conn: Any) -> list[int]:
+    """The PostgreSQL backends serving the database ``conn`` (a psycopg connection) is on, but
+    its own: their CPU is the database's share of the work."""
+    rows = conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+@contextlib.contextmanager
+def own_django(prefix: str, *, with_broker: bool) -> Iterator[tuple[Path, Database, Broker | None]]:
+    """For a one-process probe (bench.drain, bench.statement_costs): a run folder, a database of
+    its own (as ``create_database``), a private Redis if asked, this process's Django set up on
+    them and migrated; all removed at the end."""
+    import tempfile
+
+    run_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    database = create_database(run_dir, os.environ.get("DATABASE_URL"))
+    broker = start_broker(run_dir, None) if with_broker else None
+    # Without a broker of its own the probe sends nothing: REDIS_URL is only there to be valid.
+    os.environ.update(bench_env(database.url, broker.url if broker else "redis://127.0.0.1:6379/0"))
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        yield run_dir, database, broker
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if broker is not None:
+            broker.stop()
+        database.drop()
 
 
 # --- Redis ---------------------------------------------------------------------------------------

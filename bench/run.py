@@ -86,10 +86,7 @@ class Bench:
                 self._pg = psycopg.connect(
                     self.database.url.replace("postgres://", "postgresql://", 1), autocommit=True
                 )
-            rows = self._pg.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).fetchall()
-            out["postgres"] = [r[0] for r in rows]
+            out["postgres"] = infra.backend_pids(self._pg)
         return out
 
     def start_workers(self, app: str, queues: list[str], prefix: str) -> list[Managed]:

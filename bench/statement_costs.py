@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -151,16 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args(argv)
 
-    run_dir = Path(tempfile.mkdtemp(prefix="bench-statements-"))
-    database = infra.create_database(run_dir, os.environ.get("DATABASE_URL"))
-    os.environ.update(infra.bench_env(database.url, "redis://127.0.0.1:6379/0"))
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+    with infra.own_django("bench-statements-", with_broker=False) as (_, database, _broker):
         print(f"{database.vendor}: us of CPU per call, one process")
         print(f"  {'statement':40} {'ORM':>6} {'SQL':>6}")
         for label, orm, sql in _orm_against_sql(args.calls):
@@ -172,11 +162,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {'round trips (psycopg, no Django)':40} {'server':>6} {'client':>6}")
             for label, server, client in _round_trips(database.url, args.calls):
                 print(f"  {label:40} {server:6.0f} {client:6.0f}")
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        database.drop()
     return 0
 
 
