@@ -5,18 +5,14 @@ from datetime import datetime
 
 from django.db import models
 
-
-class ArticleError(Exception):
-    """A domain rule of articles refused the request. ``field`` names the input at fault, if any."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+from project.errors import DomainError, IllegalTransition
 
 
-class IllegalTransition(ArticleError):
-    """The article is not in a state that allows this move (publishing a published article...)."""
+class ArticleError(DomainError):
+    """A domain rule of articles refused the request. ``field`` names the input at fault, if any.
+    A move the article's state forbids is an ``IllegalTransition`` (a 409) instead."""
+
+    code = "article-refused"
 
 
 class Article(models.Model):

@@ -19,17 +19,21 @@ from inventory.events import (
     StockReserved,
 )
 from inventory.models import Reservation, StockAdjustment, StockItem
+from project.errors import DomainError
 from project.messaging.outbox import publish
 
 logger = logging.getLogger(__name__)
 
 
-class StockError(Exception):
+class StockError(DomainError):
     """A stock operation broke a business rule (the message says which)."""
+
+    code = "stock-refused"
 
 
 class UnknownSku(StockError):
-    pass
+    code = "unknown-sku"
+    field = "sku"
 
 
 @transaction.atomic(durable=True)

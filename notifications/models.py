@@ -5,11 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from project.errors import IllegalTransition
 from users.events import EmailPreferences
-
-
-class IllegalTransition(Exception):
-    """The notification is not in a state that allows this move."""
 
 
 class Recipient(models.Model):

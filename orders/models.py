@@ -6,9 +6,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
-
-class IllegalTransition(Exception):
-    """The order or its saga is not in a state that allows this move."""
+from project.errors import IllegalTransition
 
 
 class KnownProduct(models.Model):

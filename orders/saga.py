@@ -33,7 +33,8 @@ from orders.events import (
     ReserveStock,
 )
 from orders.metrics import SAGA_SECONDS
-from orders.models import IllegalTransition, Order, OrderLine, OrderSaga, SagaStep
+from orders.models import Order, OrderLine, OrderSaga, SagaStep
+from project.errors import IllegalTransition
 from project.messaging.context import current_envelope
 from project.messaging.events import Event
 from project.messaging.outbox import publish, publish_many

@@ -18,18 +18,24 @@ from django.utils import timezone
 
 from orders import saga
 from orders.events import OrderPlaced, PlacedLine
-from orders.models import IllegalTransition, KnownProduct, Order, OrderLine, OrderSaga, SagaStep
+from orders.models import KnownProduct, Order, OrderLine, OrderSaga, SagaStep
+from project.errors import DomainError, IllegalTransition
 from project.messaging.context import correlation, current_correlation_id
 from project.messaging.selectors import first_correlation_id
 
 logger = logging.getLogger(__name__)
 
 
-class OrderError(Exception):
+class OrderError(DomainError):
     """A request about an order breaks a business rule; the message says which."""
+
+    code = "order-refused"
 
 
 class UnknownProducts(OrderError):
+    code = "unknown-products"
+    field = "lines"
+
     def __init__(self, skus: Sequence[str]) -> None:
         super().__init__(f"Unknown sku: {', '.join(skus)}.")
         self.skus = list(skus)
@@ -37,6 +43,9 @@ class UnknownProducts(OrderError):
 
 class IdempotencyKeyReused(OrderError):
     """The Idempotency-Key was already used for a different order request."""
+
+    code = "idempotency-key-reused"
+    field = "Idempotency-Key"  # the request header
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ def order_place(*, customer_id: int, lines: Sequence[LineInput], idempotency_key
     With an ``idempotency_key``, a retried request returns the order the first one placed.
     """
     if not lines:
-        raise OrderError("An order needs at least one line.")
+        raise OrderError("An order needs at least one line.", field="lines")
     skus = [line.sku for line in lines]
     known = set(KnownProduct.objects.filter(sku__in=skus).values_list("sku", flat=True))
     if unknown := [sku for sku in skus if sku not in known]:
@@ -130,7 +139,8 @@ def order_cancel(*, order_id: UUID, reason: str = "cancelled by the customer") -
         pass  # already being cancelled, or cancelled: same answer again
     else:
         raise OrderError(
-            f"Order {order_id} is {the_saga.order.status} ({the_saga.state}); it can no longer be cancelled."
+            f"Order {order_id} is {the_saga.order.status} ({the_saga.state}); it can no longer be cancelled.",
+            field="status",
         )
     return Order.objects.get(pk=order_id)
 
@@ -166,7 +176,7 @@ def _order_correlation(order_id: UUID) -> Iterator[None]:
 def _operator_note(reason: str, actor: str) -> str:
     reason = reason.strip()
     if not reason:
-        raise OrderError("Say why: the reason is recorded in the saga's history.")
+        raise OrderError("Say why: the reason is recorded in the saga's history.", field="reason")
     return f"{reason} (by {actor})" if actor else reason
 
 
@@ -192,7 +202,7 @@ def order_saga_retry_step(*, order_id: UUID, reason: str, actor: str = "") -> li
         try:
             return saga.retry_current_step(_locked_saga(order_id), note=note)
         except IllegalTransition as exc:
-            raise OrderError(str(exc)) from exc
+            raise OrderError(exc.message, field="status") from exc
 
 
 @transaction.atomic(durable=True)
@@ -207,7 +217,7 @@ def order_saga_compensate(*, order_id: UUID, reason: str, actor: str = "") -> Or
         try:
             saga.compensate_by_operator(_locked_saga(order_id), reason=reason.strip(), note=note)
         except IllegalTransition as exc:
-            raise OrderError(str(exc)) from exc
+            raise OrderError(exc.message, field="status") from exc
     return Order.objects.get(pk=order_id)
 
 

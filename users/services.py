@@ -14,6 +14,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from pydantic import ValidationError as PayloadError
 
+from project.errors import DomainError
 from project.messaging.outbox import publish
 from users.events import (
     EmailPreferences,
@@ -27,16 +28,29 @@ from users.models import UserProfile
 Errors = dict[str, list[str]]
 
 
-class UserInputError(Exception):
+class UserInputError(DomainError):
     """The input breaks a rule of the users domain. ``errors`` maps each field to its messages."""
+
+    code = "user-input-refused"
 
     def __init__(self, errors: Errors) -> None:
         super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
         self.errors = errors
 
+    def field_errors(self) -> Errors:
+        return self.errors
 
-class ProfileNotFound(Exception):
+
+class ProfileNotFound(DomainError):
     """The auth user has no profile (created outside user_register, e.g. by createsuperuser)."""
+
+    code = "profile-not-found"
+    status = 404
+
+    def __init__(self, user_id: int) -> None:
+        # Said to the user themselves (the API's /users/me/): "this account", not their id.
+        super().__init__("This account has no profile yet.")
+        self.user_id = user_id
 
 
 def _email_errors(email: str, *, other_than_user_id: int | None = None) -> list[str]:
@@ -148,7 +162,7 @@ def _locked_profile(user_id: int) -> UserProfile:
     # Lock the profile: concurrent changes of one user get distinct, increasing versions.
     profile = UserProfile.objects.select_for_update().select_related("user").filter(user_id=user_id).first()
     if profile is None:
-        raise ProfileNotFound(f"User {user_id} has no profile.")
+        raise ProfileNotFound(user_id)
     return profile
 
 

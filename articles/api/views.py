@@ -3,26 +3,13 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from articles import selectors, services
 from articles.api.serializers import ArticleCreateSerializer, ArticleEditSerializer, ArticleSerializer
-from articles.models import Article, ArticleError, IllegalTransition
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def _as_api_error(exc: ArticleError) -> APIException:
-    """A move the article's state forbids is a 409; an input a rule refuses is a 400 naming it."""
-    if isinstance(exc, IllegalTransition):
-        return Conflict(exc.message)
-    return ValidationError({exc.field or "non_field_errors": [exc.message]})
+from articles.models import Article
 
 
 class OwnArticleOrChangePermission(BasePermission):
@@ -58,12 +45,9 @@ class ArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         incoming = ArticleCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         user = request.user
-        try:
-            article = services.article_create(
-                author_id=user.pk, author_name=user.get_full_name() or user.get_username(), **incoming.validated_data
-            )
-        except ArticleError as exc:
-            raise _as_api_error(exc) from exc
+        article = services.article_create(
+            author_id=user.pk, author_name=user.get_full_name() or user.get_username(), **incoming.validated_data
+        )
         return Response(ArticleSerializer(article).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ArticleEditSerializer, responses={200: ArticleSerializer, 409: _CONFLICT})
@@ -71,10 +55,7 @@ class ArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         article = self.get_object()
         incoming = ArticleEditSerializer(data=request.data, partial=partial)
         incoming.is_valid(raise_exception=True)
-        try:
-            article = services.article_edit(article_id=article.pk, **incoming.validated_data)
-        except ArticleError as exc:
-            raise _as_api_error(exc) from exc
+        article = services.article_edit(article_id=article.pk, **incoming.validated_data)
         return Response(ArticleSerializer(article).data)
 
     @extend_schema(request=ArticleEditSerializer(partial=True), responses={200: ArticleSerializer, 409: _CONFLICT})
@@ -83,10 +64,7 @@ class ArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def _move(self, service) -> Response:
         article = self.get_object()
-        try:
-            article = service(article_id=article.pk)
-        except ArticleError as exc:
-            raise _as_api_error(exc) from exc
+        article = service(article_id=article.pk)
         return Response(ArticleSerializer(article).data)
 
     @extend_schema(request=None, responses={200: ArticleSerializer, 409: _CONFLICT})

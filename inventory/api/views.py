@@ -4,7 +4,6 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -54,19 +53,11 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def get_queryset(self) -> QuerySet[StockItem]:
         return selectors.stock_item_list()
 
-    def _run(self, fn, **kwargs) -> StockItem:
-        try:
-            return fn(**kwargs)
-        except services.UnknownSku as exc:
-            raise ValidationError({"sku": [str(exc)]}) from exc
-        except services.StockError as exc:
-            raise ValidationError({"non_field_errors": [str(exc)]}) from exc
-
     @extend_schema(request=StockItemCreateSerializer, responses={201: StockItemSerializer, 400: OpenApiResponse()})
     def create(self, request: Request) -> Response:
         incoming = StockItemCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        item = self._run(services.stock_item_create, **incoming.validated_data)
+        item = services.stock_item_create(**incoming.validated_data)
         return Response(StockItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RestockSerializer, responses={200: StockItemSerializer, 400: OpenApiResponse()})
@@ -75,7 +66,7 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         item = self.get_object()
         incoming = RestockSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        item = self._run(services.stock_restock, sku=item.sku, actor_id=request.user.pk, **incoming.validated_data)
+        item = services.stock_restock(sku=item.sku, actor_id=request.user.pk, **incoming.validated_data)
         return Response(StockItemSerializer(item).data)
 
     @extend_schema(request=AdjustSerializer, responses={200: StockItemSerializer, 400: OpenApiResponse()})
@@ -85,5 +76,5 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         item = self.get_object()
         incoming = AdjustSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        item = self._run(services.stock_adjust, sku=item.sku, actor_id=request.user.pk, **incoming.validated_data)
+        item = services.stock_adjust(sku=item.sku, actor_id=request.user.pk, **incoming.validated_data)
         return Response(StockItemSerializer(item).data)

@@ -100,16 +100,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         key = request.headers.get(IDEMPOTENCY_HEADER) or None
         if key is not None and not (1 <= len(key) <= 100):
             raise ValidationError({IDEMPOTENCY_HEADER: ["Must be 1 to 100 characters."]})
-        try:
-            placement = services.order_place(
-                customer_id=request.user.pk,
-                lines=[services.LineInput(**line) for line in incoming.validated_data["lines"]],
-                idempotency_key=key,
-            )
-        except services.IdempotencyKeyReused as exc:
-            raise ValidationError({IDEMPOTENCY_HEADER: [str(exc)]}) from exc
-        except services.UnknownProducts as exc:
-            raise ValidationError({"lines": [str(exc)]}) from exc
+        placement = services.order_place(
+            customer_id=request.user.pk,
+            lines=[services.LineInput(**line) for line in incoming.validated_data["lines"]],
+            idempotency_key=key,
+        )
         body = OrderSerializer(selectors.order_get(placement.order.pk)).data
         return Response(body, status=status.HTTP_200_OK if placement.replayed else status.HTTP_201_CREATED)
 
@@ -124,10 +119,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = self.get_object()  # 404 for another customer's order (a customer); 403 without the permission
         incoming = OrderCancelSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        try:
-            services.order_cancel(order_id=order.pk, reason=incoming.validated_data["reason"])
-        except services.OrderError as exc:
-            raise ValidationError({"status": [str(exc)]}) from exc
+        services.order_cancel(order_id=order.pk, reason=incoming.validated_data["reason"])
         return Response(OrderSerializer(selectors.order_get(order.pk)).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: OrderTimelineSerializer})
@@ -157,12 +149,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = self.get_object()
         incoming = OperatorActionSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        try:
-            services.order_saga_retry_step(
-                order_id=order.pk, reason=incoming.validated_data["reason"], actor=str(request.user)
-            )
-        except services.OrderError as exc:
-            raise ValidationError({"status": [str(exc)]}) from exc
+        services.order_saga_retry_step(
+            order_id=order.pk, reason=incoming.validated_data["reason"], actor=str(request.user)
+        )
         return Response(OrderSerializer(selectors.order_get(order.pk)).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -176,10 +165,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = self.get_object()
         incoming = OperatorActionSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        try:
-            services.order_saga_compensate(
-                order_id=order.pk, reason=incoming.validated_data["reason"], actor=str(request.user)
-            )
-        except services.OrderError as exc:
-            raise ValidationError({"status": [str(exc)]}) from exc
+        services.order_saga_compensate(
+            order_id=order.pk, reason=incoming.validated_data["reason"], actor=str(request.user)
+        )
         return Response(OrderSerializer(selectors.order_get(order.pk)).data, status=status.HTTP_202_ACCEPTED)

@@ -14,7 +14,11 @@ Every error a client of ``/api/`` gets has one shape::
 
 ``type`` is stable per kind of error: clients branch on it, never on ``title`` or ``detail``.
 ``errors`` (validation errors only) keeps DRF's field -> messages mapping, nested as the input
-was. ``correlation_id`` is the request's X-Correlation-ID: it is in the logs and on every event
+was. A domain error (project.errors.DomainError, raised by a model or a service) is mapped here
+and nowhere else: its status, the type DRF's own errors of that status have (400 validation,
+404 not-found, 409 conflict; another status gets a type named after the error's code), and
+``errors`` naming the input at fault (a 400 always has it, as a serializer's refusal does).
+``correlation_id`` is the request's X-Correlation-ID: it is in the logs and on every event
 the request caused, so one id finds everything about a failed request.
 
 Wiring (project/settings.py and project/urls.py):
@@ -46,6 +50,9 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from project.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
 ERROR_TYPE_BASE = "https://errors.shop.example/"
@@ -68,6 +75,13 @@ _TYPES: dict[str, tuple[str, str]] = {
     "throttled": ("throttled", "Too many requests"),
 }
 SERVER_ERROR = ("server-error", "Internal server error")
+# A domain error's status -> the problem type of DRF's own exceptions of that status, so that a
+# business rule's refusal reads like a serializer's (400) or a view's (404, 409).
+_DOMAIN_TYPES: dict[int, tuple[str, str]] = {
+    400: _TYPES["invalid"],
+    404: _TYPES["not_found"],
+    409: ("conflict", "Conflict"),
+}
 BAD_REQUEST = ("bad-request", "Bad request")
 
 
@@ -97,22 +111,27 @@ def problem(request: HttpRequest, *, status: int, type: str, title: str, detail:
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: DRF's own handling (status, headers, rollback), problem body.
 
-    Returns None for an exception that is not a client error, so that Django answers it
-    (``server_error``) as it answers any unhandled exception.
+    A ``DomainError`` (a business rule's refusal) becomes its own problem document. Returns None
+    for an exception that is not a client error, so that Django answers it (``server_error``) as
+    it answers any unhandled exception.
     """
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound(*exc.args)
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied(*exc.args)
-    elif isinstance(exc, DjangoValidationError):
-        # A model's full_clean() or a lookup with a malformed value (an invalid UUID) is bad input.
-        exc = exceptions.ValidationError(as_serializer_error(exc))
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
     request = context["request"]
-    assert isinstance(exc, exceptions.APIException)  # drf_exception_handler answers nothing else
-    response.data = _document_for_api_exception(exc, request, response.status_code)
+    if isinstance(exc, DomainError):
+        set_rollback()  # as DRF does for its own exceptions (ATOMIC_REQUESTS)
+        response = Response(_document_for_domain_error(exc, request), status=exc.status)
+    else:
+        if isinstance(exc, Http404):
+            exc = exceptions.NotFound(*exc.args)
+        elif isinstance(exc, DjangoPermissionDenied):
+            exc = exceptions.PermissionDenied(*exc.args)
+        elif isinstance(exc, DjangoValidationError):
+            # A model's full_clean() or a lookup with a malformed value (an invalid UUID) is bad input.
+            exc = exceptions.ValidationError(as_serializer_error(exc))
+        response = drf_exception_handler(exc, context)
+        if response is None:
+            return None
+        assert isinstance(exc, exceptions.APIException)  # drf_exception_handler answers nothing else
+        response.data = _document_for_api_exception(exc, request, response.status_code)
     if _renders_json(context):
         # The browsable API (text/html) keeps its renderer; the document is the same.
         response.content_type = PROBLEM_JSON
@@ -132,6 +151,18 @@ def _document_for_api_exception(exc: exceptions.APIException, request: Any, stat
         errors = exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
         return problem(request, status=status, type=uri, title=title, detail=_summary(errors), errors=errors)
     return problem(request, status=status, type=uri, title=title, detail=str(exc.detail))
+
+
+def _document_for_domain_error(exc: DomainError, request: Any) -> dict[str, Any]:
+    slug, title = _DOMAIN_TYPES.get(exc.status) or (exc.code, _phrase(exc.status))
+    errors: dict[str, Any] = exc.field_errors()
+    if not errors and exc.status == 400:
+        errors = {api_settings.NON_FIELD_ERRORS_KEY: [exc.message]}
+    if errors:
+        return problem(
+            request, status=exc.status, type=type_uri(slug), title=title, detail=_summary(errors), errors=errors
+        )
+    return problem(request, status=exc.status, type=type_uri(slug), title=title, detail=exc.message)
 
 
 def _renders_json(context: dict[str, Any]) -> bool:

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from project.errors import DomainError
 from project.messaging import consumer, selectors
 from project.messaging.databases import db_for_app
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
@@ -20,8 +21,10 @@ from project.messaging.relay import send_messages
 from project.messaging.routing import Subscription, all_subscriptions
 
 
-class DeadLetterStateError(Exception):
+class DeadLetterStateError(DomainError):
     """The dead letter is not in a state that allows the requested action."""
+
+    code = "dead-letter-state"
 
 
 def _dead_letter_db(dead_letter_id: int) -> str:
@@ -113,8 +116,10 @@ def dead_letter_discard(*, dead_letter_id: int, reason: str) -> DeadLetter:
     return letter
 
 
-class ReplayError(Exception):
+class ReplayError(DomainError):
     """The replay request is unsafe or impossible; nothing was changed (the message says why)."""
+
+    code = "replay-refused"
 
 
 @dataclass

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from articles.models import Article, ArticleError, IllegalTransition
+from articles.models import Article, ArticleError
+from project.errors import IllegalTransition
 
 NOON = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 

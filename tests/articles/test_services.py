@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from articles import services
-from articles.models import Article, ArticleError, IllegalTransition
+from articles.models import Article, ArticleError
+from project.errors import IllegalTransition
 from project.messaging.models import OutboxEvent
 from project.messaging.testing import TestBus
 from tests.factories.articles import ArticleFactory

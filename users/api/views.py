@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -28,17 +25,6 @@ NO_PROFILE = "This account has no profile yet."
 _NO_PROFILE = OpenApiResponse(description=NO_PROFILE)
 
 
-@contextmanager
-def _as_http_errors() -> Iterator[None]:
-    """Domain errors of the users services, as DRF renders them (400 with field errors, 404)."""
-    try:
-        yield
-    except services.UserInputError as exc:
-        raise serializers.ValidationError(exc.errors) from exc
-    except services.ProfileNotFound as exc:
-        raise NotFound(NO_PROFILE) from exc
-
-
 def _own_profile(request: Request) -> UserProfile:
     profile = selectors.user_profile_get(user_id=request.user.pk)
     if profile is None:
@@ -58,14 +44,13 @@ class RegisterView(APIView):
         incoming = RegisterSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        with _as_http_errors():
-            profile = services.user_register(
-                username=data["username"],
-                email=data["email"],
-                password=data["password"],
-                display_name=data.get("display_name", ""),
-                preferences=EmailPreferences(**data["preferences"]) if "preferences" in data else None,
-            )
+        profile = services.user_register(
+            username=data["username"],
+            email=data["email"],
+            password=data["password"],
+            display_name=data.get("display_name", ""),
+            preferences=EmailPreferences(**data["preferences"]) if "preferences" in data else None,
+        )
         return Response(ProfileSerializer(profile).data, status=status.HTTP_201_CREATED)
 
 
@@ -80,8 +65,7 @@ class MeView(APIView):
     def patch(self, request: Request) -> Response:
         incoming = ProfileUpdateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        with _as_http_errors():
-            profile = services.user_profile_update(user_id=request.user.pk, **incoming.validated_data)
+        profile = services.user_profile_update(user_id=request.user.pk, **incoming.validated_data)
         return Response(ProfileSerializer(profile).data)
 
 
@@ -98,6 +82,5 @@ class MePreferencesView(APIView):
     def patch(self, request: Request) -> Response:
         incoming = PreferencesSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
-        with _as_http_errors():
-            profile = services.user_preferences_change(user_id=request.user.pk, **incoming.validated_data)
+        profile = services.user_preferences_change(user_id=request.user.pk, **incoming.validated_data)
         return Response(PreferencesSerializer(profile.preferences.model_dump()).data)
