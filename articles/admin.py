@@ -7,37 +7,35 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from articles import services
-from articles.models import Article, ArticleError
+from articles.models import Article
+from project.admin import DomainErrorAdmin
 
 
 def _apply(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Article], service: Callable, done: str
+    modeladmin: DomainErrorAdmin, request: HttpRequest, queryset: QuerySet[Article], service: Callable, done: str
 ) -> None:
     """Call the service once per article (each its own transaction); report refusals one by one."""
     count = 0
     for article in queryset:
-        try:
+        with modeladmin.refusal_reported(request):
             service(article_id=article.pk)
-        except ArticleError as exc:
-            modeladmin.message_user(request, exc.message, level=messages.WARNING)
-        else:
             count += 1
     if count:
         modeladmin.message_user(request, f"{count} article(s) {done}.", level=messages.SUCCESS)
 
 
 @admin.action(description="Publish selected drafts", permissions=["change"])
-def publish_articles(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Article]) -> None:
+def publish_articles(modeladmin: DomainErrorAdmin, request: HttpRequest, queryset: QuerySet[Article]) -> None:
     _apply(modeladmin, request, queryset, services.article_publish, "published")
 
 
 @admin.action(description="Unpublish selected articles", permissions=["change"])
-def unpublish_articles(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Article]) -> None:
+def unpublish_articles(modeladmin: DomainErrorAdmin, request: HttpRequest, queryset: QuerySet[Article]) -> None:
     _apply(modeladmin, request, queryset, services.article_unpublish, "unpublished")
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(DomainErrorAdmin):
     """Read-only view of articles; state changes go through the services (the actions), so that
     every change publishes its event. Publishing and unpublishing need ``articles.change_article``."""
 

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from inventory import services
 from inventory.models import Reservation, StockAdjustment, StockItem
+from project.admin import DomainErrorAdmin
 
 
 class RestockForm(ActionForm):
@@ -18,7 +19,7 @@ class RestockForm(ActionForm):
 
 
 @admin.register(StockItem)
-class StockItemAdmin(admin.ModelAdmin):
+class StockItemAdmin(DomainErrorAdmin):
     list_display = ("sku", "name", "on_hand", "reserved", "available", "updated_at")
     search_fields = ("sku", "name")
     readonly_fields = ("on_hand", "reserved", "created_at", "updated_at")

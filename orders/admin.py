@@ -24,6 +24,7 @@ from django.urls import URLPattern, path, reverse
 
 from orders import selectors, services
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
+from project.admin import DomainErrorAdmin
 from project.messaging.admin import render_timeline
 
 
@@ -83,7 +84,7 @@ class SagaStepInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(DomainErrorAdmin):
     list_display = ("id", "customer_id", "status", "saga_state", "total", "failure_reason", "created_at")
     list_filter = ("status", "saga__state", "created_at")
     search_fields = ("=id", "=customer_id")
@@ -118,11 +119,9 @@ class OrderAdmin(admin.ModelAdmin):
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         cancelled = 0
         for order in queryset:
-            try:
+            with self.refusal_reported(request):
                 services.order_cancel(order_id=order.pk, reason=f"cancelled by staff ({request.user})")
                 cancelled += 1
-            except services.OrderError as exc:
-                self.message_user(request, str(exc), messages.WARNING)
         self.message_user(request, f"Cancellation started for {cancelled} order(s).", messages.SUCCESS)
 
     @admin.action(description="Retry the saga's current step (asks for a reason)", permissions=["change"])
@@ -136,7 +135,7 @@ class OrderAdmin(admin.ModelAdmin):
     # --- Views: timeline, and the saga actions on one order --------------------------------------
 
     def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view
+        view = self.admin_view
         return [
             path("<uuid:order_id>/timeline/", view(self.timeline_view), name="orders_order_timeline"),
             path("<uuid:order_id>/retry-step/", view(self._one_order("retry_step")), name="orders_order_retry_step"),
@@ -202,15 +201,13 @@ class OrderAdmin(admin.ModelAdmin):
     def _apply_saga_action(self, request: HttpRequest, orders: list[Order], name: str, reason: str) -> None:
         done = []
         for order in orders:
-            try:
+            with self.refusal_reported(request):
                 if name == "retry_step":
                     steps = services.order_saga_retry_step(order_id=order.pk, reason=reason, actor=str(request.user))
                     done.append(f"{order.pk}: {len(steps)} command(s) re-sent")
                 else:
                     services.order_saga_compensate(order_id=order.pk, reason=reason, actor=str(request.user))
                     done.append(f"{order.pk}: compensation started")
-            except services.OrderError as exc:
-                self.message_user(request, str(exc), messages.WARNING)
         if done:
             self.message_user(request, "; ".join(done), messages.SUCCESS)
 

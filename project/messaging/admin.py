@@ -28,13 +28,14 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from project.admin import DomainErrorAdmin
 from project.messaging import selectors, services
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
 from project.messaging.permissions import timeline_for
 from project.messaging.selectors import TimelineEntry
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(DomainErrorAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -208,7 +209,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     # --- Views: groups, replay one, replay a group, discard one ----------------------------------
 
     def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view
+        view = self.admin_view
         return [
             path("groups/", view(self.groups_view), name="messaging_deadletter_groups"),
             path(
@@ -237,12 +238,8 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     def replay_group_view(self, request: HttpRequest, fingerprint: str) -> HttpResponse:
         self._require_change(request)
-        try:
-            letters = services.dead_letter_replay_group(fingerprint=fingerprint)
-        except services.DeadLetterStateError as exc:
-            self.message_user(request, str(exc), messages.WARNING)
-        else:
-            self._report_replays(request, letters)
+        with self.refusal_reported(request):
+            self._report_replays(request, services.dead_letter_replay_group(fingerprint=fingerprint))
         return HttpResponseRedirect(reverse("admin:messaging_deadletter_groups"))
 
     def replay_one_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -268,10 +265,8 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     def _replay(self, request: HttpRequest, ids: list[int]) -> None:
         replayed = []
         for pk in ids:
-            try:
+            with self.refusal_reported(request, prefix=f"#{pk}: ", also=(DeadLetter.DoesNotExist,)):
                 replayed.append(services.dead_letter_replay(dead_letter_id=pk))
-            except (services.DeadLetterStateError, DeadLetter.DoesNotExist) as exc:
-                self.message_user(request, f"#{pk}: {exc}", messages.WARNING)
         self._report_replays(request, replayed)
 
     def _report_replays(self, request: HttpRequest, letters: list[DeadLetter]) -> None:
@@ -283,10 +278,8 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     def _discard(self, request: HttpRequest, ids: list[int], reason: str) -> None:
         done = []
         for pk in ids:
-            try:
+            with self.refusal_reported(request, prefix=f"#{pk}: ", also=(DeadLetter.DoesNotExist,)):
                 done.append(services.dead_letter_discard(dead_letter_id=pk, reason=reason).pk)
-            except (services.DeadLetterStateError, DeadLetter.DoesNotExist) as exc:
-                self.message_user(request, f"#{pk}: {exc}", messages.WARNING)
         if done:
             self.message_user(
                 request,
