@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
 from inventory.models import StockItem
 from inventory.services import stock_item_create
+from project.management import DomainCommand
 
 DEMO_PRODUCTS = [
     ("CRUNCHY-ARMCHAIR", "Crunchy armchair", 50),
@@ -17,7 +16,7 @@ DEMO_PRODUCTS = [
 ]
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Create the demo products with some stock (skips those that exist)."
 
     def handle(self, *args: Any, **options: Any) -> None:

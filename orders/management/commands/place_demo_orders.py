@@ -9,13 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from orders.models import KnownProduct, Order
 from orders.services import LineInput, order_place
+from project.management import DomainCommand
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = (
         "Place N demo orders for the demo customers: most of 1-3 lines of known products, and a "
         "share (--fail-share) asking for far more than any shelf holds, so their sagas compensate. "

@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connections
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
+from project.management import DomainCommand
 from project.messaging import services
 from project.messaging.models import DeadLetter
 
 OPEN = [DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING]
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = (
         "Dead letters: `list` (grouped by fingerprint with --groups), `replay` or `discard --reason` "
         "selected by ids, --fingerprint, --handler or --older-than-minutes."
@@ -53,21 +54,18 @@ class Command(BaseCommand):
             raise CommandError("discard needs --reason: it is recorded with the dead letter.")
         failures = 0
         for letter in letters:
-            try:
+            with self.refusal_reported(prefix=f"#{letter.pk}: "):  # one refused letter does not stop the rest
                 if action == "replay":
                     done = services.dead_letter_replay(dead_letter_id=letter.pk, inline=opts["inline"])
                 else:
                     done = services.dead_letter_discard(dead_letter_id=letter.pk, reason=opts["reason"])
-            except services.DeadLetterStateError as exc:
-                failures += 1
-                self.stderr.write(f"#{letter.pk}: {exc}")
-                continue
-            self.stdout.write(
-                f"#{done.pk} {done.handler} {done.event_type}: {done.status} (replays {done.replay_count})"
-            )
-            if action == "replay" and opts["inline"] and done.status == DeadLetter.Status.DEAD:
-                failures += 1
-                self.stderr.write(f"#{done.pk}: failed again: {done.error_type}: {done.error_message[:200]}")
+                self.stdout.write(
+                    f"#{done.pk} {done.handler} {done.event_type}: {done.status} (replays {done.replay_count})"
+                )
+                if action == "replay" and opts["inline"] and done.status == DeadLetter.Status.DEAD:
+                    failures += 1
+                    self.stderr.write(f"#{done.pk}: failed again: {done.error_type}: {done.error_message[:200]}")
+        failures += self.refusals
         if failures:
             raise CommandError(f"{failures} of {len(letters)} dead letters could not be {action}ed.")
 

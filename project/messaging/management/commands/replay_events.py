@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
+from project.management import DomainCommand
 from project.messaging import services
 from project.messaging.projections import all_projections, projection_named
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = (
         "Replay events from the outbox (the event log) into a handler, in occurred_at order. Without "
         "--from-scratch every event goes through the handler's inbox: what it already applied is skipped. "
@@ -55,16 +56,13 @@ class Command(BaseCommand):
             handlers.extend(projection.handlers)
         if not handlers:
             raise CommandError("Say which handler: --handler APP.HANDLER (or --projection APP.NAME).")
-        try:
-            report = services.events_replay(
-                handlers=handlers,
-                event_type=opts["event_type"],
-                since=_parse_since(opts["since"]),
-                from_scratch=opts["from_scratch"],
-                dry_run=opts["dry_run"],
-            )
-        except services.ReplayError as exc:
-            raise CommandError(str(exc)) from exc
+        report = services.events_replay(
+            handlers=handlers,
+            event_type=opts["event_type"],
+            since=_parse_since(opts["since"]),
+            from_scratch=opts["from_scratch"],
+            dry_run=opts["dry_run"],
+        )
         if report.dry_run:
             if report.projection:
                 self.stdout.write(f"would reset {report.projection} and its handlers' inbox records")
