@@ -30,3 +30,13 @@ def notification_list_for(user: AbstractBaseUser) -> QuerySet[Notification]:
     if user.is_staff and user.has_perm("notifications.view_notification"):
         return notifications
     return notifications.filter(user_id=user.pk)
+
+
+def recipient_contact_facts() -> dict[int, dict[str, str | bool]]:
+    """For the reconciliation: notifications' copy of each user's contact details (user id -> email
+    and preferences, keyed as users.selectors.contact_facts)."""
+    rows = Recipient.objects.values_list("user_id", "email", "order_updates", "new_articles", "email_format")
+    return {
+        user_id: {"email": email, "order_updates": orders, "new_articles": articles, "email_format": email_format}
+        for user_id, email, orders, articles, email_format in rows.iterator(chunk_size=2000)
+    }

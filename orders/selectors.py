@@ -9,7 +9,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from orders.events import OrderPlaced
-from orders.models import Order, OrderLine, OrderSaga, SagaStep
+from orders.models import KnownProduct, Order, OrderLine, OrderSaga, SagaStep
 from project.messaging.selectors import (
     TimelineEntry,
     aggregate_correlation_ids,
@@ -144,4 +144,44 @@ def saga_detail(order_id: UUID) -> OrderSaga:
             "order__lines", Prefetch("order__saga_steps", queryset=SagaStep.objects.select_related("line"))
         )
         .get(order_id=order_id)
+    )
+
+
+# --- Facts for the cross-domain reconciliation (check_consistency) ----------------------------
+
+
+@dataclass(frozen=True)
+class ConfirmedLine:
+    order_id: UUID
+    line_id: UUID
+    position: int
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What orders holds that other domains' copies must agree with: plain values, no models."""
+
+    confirmed_lines: list[ConfirmedLine]  # the lines of every order confirmed before the cut-off
+    ended_status: dict[UUID, str]  # every failed or cancelled order -> its status
+    known_skus: set[str]  # the products orders lets customers order
+
+
+def order_facts(*, settled_before: datetime) -> OrderFacts:
+    """The reconciliation's view of orders, read from orders' own tables only."""
+    confirmed = OrderLine.objects.filter(
+        order__status=Order.Status.CONFIRMED, order__updated_at__lt=settled_before
+    ).order_by("order_id", "position")
+    return OrderFacts(
+        confirmed_lines=[
+            ConfirmedLine(order_id, line_id, position, sku, quantity)
+            for order_id, line_id, position, sku, quantity in confirmed.values_list(
+                "order_id", "id", "position", "sku", "quantity"
+            ).iterator(chunk_size=2000)
+        ],
+        ended_status=dict(
+            Order.objects.filter(status__in=[Order.Status.FAILED, Order.Status.CANCELLED]).values_list("pk", "status")
+        ),
+        known_skus=set(KnownProduct.objects.values_list("sku", flat=True)),
     )

@@ -8,6 +8,7 @@ must occur in the title or body, case-insensitively, newest first.
 from __future__ import annotations
 
 import re
+from uuid import UUID
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connections
@@ -58,3 +59,8 @@ def public_article_search(query: str) -> QuerySet[PublicArticle]:
     for word in words:
         articles = articles.filter(search_document__contains=word)
     return articles
+
+
+def public_copy_facts() -> dict[UUID, str]:
+    """For the reconciliation: every article the public sees -> its slug (publishing's own table only)."""
+    return dict(PublicArticle.objects.filter(is_public=True).values_list("article_id", "slug"))

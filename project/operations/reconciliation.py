@@ -1,11 +1,11 @@
-"""Cross-domain reconciliation: do the domains' tables agree with each other?
+"""Cross-domain reconciliation: do the domains' copies agree with each other?
 
-THE EXCEPTION TO "each domain reads only its own tables". Every domain keeps its own copy of
-what it needs from the others, built from events; this module is the one place that reads
-several domains' tables side by side, to find where those copies disagree (a lost event, a
-handler bug, a hand-edited row). It never writes, and it imports no domain app: the models are
-looked up by label with ``apps.get_model`` so the import rules (import-linter) still hold and no
-domain code comes to depend on another's.
+Every domain keeps its own copy of what it needs from the others, built from events; this module
+compares them, to find where they disagree (a lost event, a handler bug, a hand-edited row). It
+never writes, and it reads no table itself: each domain hands over the facts it holds through a
+small function of its own ``selectors`` (``order_facts``, ``stock_facts``, ...), plain values read
+from that domain's own tables only, so no query joins two domains and each domain's vocabulary
+(its statuses) stays its own.
 
 Each check is a small function returning findings. Checks that compare a source with a copy
 updated by events allow a grace period (``grace``): an event may still be on its way.
@@ -17,15 +17,17 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from django.apps import apps
-from django.db.models import Model, Sum
 from django.utils import timezone
 
-
-def _model(label: str) -> type[Model]:
-    return apps.get_model(label)
+from articles.selectors import ArticleFacts, article_facts
+from inventory.selectors import StockFacts, stock_facts
+from notifications.selectors import recipient_contact_facts
+from orders.selectors import OrderFacts, order_facts
+from publishing.selectors import public_copy_facts
+from users.selectors import contact_facts
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class Context:
+    """One run's cut-off, and each domain's facts, read once per run when a check first needs them."""
+
     now: datetime
     grace: timedelta
 
@@ -48,70 +52,72 @@ class Context:
         """Changes older than this had time to reach every copy."""
         return self.now - self.grace
 
+    @cached_property
+    def orders(self) -> OrderFacts:
+        return order_facts(settled_before=self.settled_before)
+
+    @cached_property
+    def inventory(self) -> StockFacts:
+        order_ids = [line.order_id for line in self.orders.confirmed_lines] + list(self.orders.ended_status)
+        return stock_facts(order_ids=order_ids, settled_before=self.settled_before)
+
+    @cached_property
+    def articles(self) -> ArticleFacts:
+        return article_facts(settled_before=self.settled_before)
+
 
 Check = Callable[[Context], list[Finding]]
 
 
 def confirmed_orders_without_committed_stock(ctx: Context) -> list[Finding]:
     """A confirmed order's lines must each hold a committed reservation (once CommitStock had time)."""
-    Order, Reservation = _model("orders.Order"), _model("inventory.Reservation")
     findings = []
-    orders = Order.objects.filter(status="confirmed", updated_at__lt=ctx.settled_before).prefetch_related("lines")
-    for order in orders.iterator(chunk_size=500):
-        held = dict(Reservation.objects.filter(order_id=order.pk).values_list("line_id", "status"))
-        for line in order.lines.all():
-            status = held.get(line.pk)
-            if status != "committed":
-                findings.append(
-                    Finding(
-                        "confirmed_order_without_committed_stock",
-                        f"order {order.pk}",
-                        f"line {line.position} ({line.quantity} x {line.sku}) is confirmed but its reservation is "
-                        f"{status or 'missing'} in inventory",
-                    )
+    for line in ctx.orders.confirmed_lines:
+        held = ctx.inventory.lines.get((line.order_id, line.line_id))
+        if held is None or not held.committed:
+            findings.append(
+                Finding(
+                    "confirmed_order_without_committed_stock",
+                    f"order {line.order_id}",
+                    f"line {line.position} ({line.quantity} x {line.sku}) is confirmed but its reservation is "
+                    f"{held.status if held else 'missing'} in inventory",
                 )
+            )
     return findings
 
 
 def reservations_held_for_ended_orders(ctx: Context) -> list[Finding]:
     """A failed or cancelled order holds nothing: it only ends once inventory released every line."""
-    Order, Reservation = _model("orders.Order"), _model("inventory.Reservation")
-    ended = Order.objects.filter(status__in=["failed", "cancelled"])
-    status_of = dict(ended.values_list("pk", "status"))
-    held = Reservation.objects.filter(order_id__in=ended.values("pk"), status__in=["reserved", "committed"])
+    ended = ctx.orders.ended_status
+    held = [r for (order_id, _), r in ctx.inventory.lines.items() if order_id in ended and r.holds_stock]
     return [
         Finding(
             "reservation_held_for_ended_order",
             f"order {r.order_id}",
-            f"{r.quantity} x {r.sku} still {r.status} in inventory although the order is {status_of.get(r.order_id)}",
+            f"{r.quantity} x {r.sku} still {r.status} in inventory although the order is {ended[r.order_id]}",
         )
-        for r in held.order_by("order_id", "sku")
+        for r in sorted(held, key=lambda r: (str(r.order_id), r.sku))
     ]
 
 
 def stock_that_does_not_add_up(ctx: Context) -> list[Finding]:
     """StockItem.reserved equals the sum of its reserved reservations, and on_hand covers it."""
-    StockItem, Reservation = _model("inventory.StockItem"), _model("inventory.Reservation")
-    reserved_by_sku = dict(
-        Reservation.objects.filter(status="reserved").values_list("sku").annotate(total=Sum("quantity"))
-    )
     findings = []
-    for item in StockItem.objects.order_by("sku"):
-        expected = reserved_by_sku.get(item.sku, 0) or 0
-        if item.reserved != expected:
+    for count in ctx.inventory.counts:
+        if count.reserved != count.reserved_by_lines:
             findings.append(
                 Finding(
                     "stock_reserved_mismatch",
-                    f"sku {item.sku}",
-                    f"reserved is {item.reserved} but its reserved reservations add up to {expected}",
+                    f"sku {count.sku}",
+                    f"reserved is {count.reserved} but its reserved reservations add up to {count.reserved_by_lines}",
                 )
             )
-        if item.on_hand < item.reserved:
+        if count.on_hand < count.reserved:
             findings.append(
                 Finding(
                     "stock_on_hand_below_reserved",
-                    f"sku {item.sku}",
-                    f"on_hand {item.on_hand} is below reserved {item.reserved}",
+                    f"sku {count.sku}",
+                    f"on_hand {count.on_hand} is below reserved {count.reserved}",
                 )
             )
     return findings
@@ -119,71 +125,46 @@ def stock_that_does_not_add_up(ctx: Context) -> list[Finding]:
 
 def public_articles_out_of_step(ctx: Context) -> list[Finding]:
     """What the public sees is what authoring has published (after the grace period)."""
-    Article, PublicArticle = _model("articles.Article"), _model("publishing.PublicArticle")
+    authoring, public = ctx.articles, public_copy_facts()
     findings = []
-    settled = Article.objects.filter(updated_at__lt=ctx.settled_before)
-    status_of = dict(settled.values_list("pk", "status"))
-    settled_ids = set(status_of)
-    public = PublicArticle.objects.filter(is_public=True)
-    for copy in public.order_by("article_id"):
-        status = status_of.get(copy.article_id)
-        if copy.article_id in settled_ids and status != "published":
+    for article_id, slug in sorted(public.items(), key=lambda item: str(item[0])):
+        article = authoring.settled.get(article_id)
+        if article_id not in authoring.article_ids:
+            problem = f"'{slug}' is public but authoring has no such article"
+        elif article is not None and not article.published:
+            problem = f"'{slug}' is public but the article is {article.status} in authoring"
+        else:
+            continue
+        findings.append(Finding("public_article_not_published", f"article {article_id}", problem))
+    for article_id, article in sorted(authoring.settled.items(), key=lambda item: str(item[0])):
+        if article.published and article_id not in public:
             findings.append(
                 Finding(
-                    "public_article_not_published",
-                    f"article {copy.article_id}",
-                    f"'{copy.slug}' is public but the article is {status} in authoring",
+                    "published_article_missing_publicly",
+                    f"article {article_id}",
+                    f"'{article.slug}' is published in authoring but not public",
                 )
             )
-    known_ids = set(Article.objects.values_list("pk", flat=True))
-    for copy in public.exclude(article_id__in=known_ids).order_by("article_id"):
-        findings.append(
-            Finding(
-                "public_article_not_published",
-                f"article {copy.article_id}",
-                f"'{copy.slug}' is public but authoring has no such article",
-            )
-        )
-    public_ids = set(public.values_list("article_id", flat=True))
-    for article in settled.filter(status="published").exclude(pk__in=public_ids).order_by("pk"):
-        findings.append(
-            Finding(
-                "published_article_missing_publicly",
-                f"article {article.pk}",
-                f"'{article.slug}' is published in authoring but not public",
-            )
-        )
     return findings
 
 
 def recipients_behind_users(ctx: Context) -> list[Finding]:
     """notifications' Recipient copy matches each user's email and preferences (after the grace period)."""
-    Profile, Recipient = _model("users.UserProfile"), _model("notifications.Recipient")
-    copies = {r.user_id: r for r in Recipient.objects.all()}
+    copies = recipient_contact_facts()
     findings = []
-    profiles = Profile.objects.select_related("user").filter(updated_at__lt=ctx.settled_before)
-    for profile in profiles.order_by("user_id"):
-        copy = copies.get(profile.user_id)
+    for user_id, source in contact_facts(settled_before=ctx.settled_before).items():
+        copy = copies.get(user_id)
         if copy is None:
             findings.append(
-                Finding("recipient_projection_behind", f"user {profile.user_id}", "no Recipient copy in notifications")
+                Finding("recipient_projection_behind", f"user {user_id}", "no Recipient copy in notifications")
             )
             continue
-        differences = [
-            f"{name} {theirs!r} != {ours!r}"
-            for name, ours, theirs in (
-                ("email", profile.user.email, copy.email),
-                ("order_updates", profile.order_updates, copy.order_updates),
-                ("new_articles", profile.new_articles, copy.new_articles),
-                ("email_format", profile.email_format, copy.email_format),
-            )
-            if ours != theirs
-        ]
+        differences = [f"{name} {copy[name]!r} != {ours!r}" for name, ours in source.items() if ours != copy[name]]
         if differences:
             findings.append(
                 Finding(
                     "recipient_projection_behind",
-                    f"user {profile.user_id}",
+                    f"user {user_id}",
                     "Recipient differs from users: " + "; ".join(differences) + " (copy != source)",
                 )
             )
@@ -192,14 +173,9 @@ def recipients_behind_users(ctx: Context) -> list[Finding]:
 
 def known_products_behind_inventory(ctx: Context) -> list[Finding]:
     """Every sku inventory stocks is orderable: orders' KnownProduct copy has it (after the grace period)."""
-    StockItem, KnownProduct = _model("inventory.StockItem"), _model("orders.KnownProduct")
-    known = set(KnownProduct.objects.values_list("sku", flat=True))
     return [
         Finding("known_product_missing", f"sku {sku}", "stocked by inventory but unknown to orders (no KnownProduct)")
-        for sku in StockItem.objects.filter(created_at__lt=ctx.settled_before)
-        .exclude(sku__in=known)
-        .order_by("sku")
-        .values_list("sku", flat=True)
+        for sku in sorted(ctx.inventory.stocked_skus - ctx.orders.known_skus)
     ]
 
 
