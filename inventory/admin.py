@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from inventory import services
 from inventory.models import Reservation, StockAdjustment, StockItem
@@ -40,6 +40,16 @@ class StockItemAdmin(DomainErrorAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: StockItem | None = None) -> tuple[str, ...]:
         # New products are created with their initial stock; afterwards levels change only by services.
         return ("reserved", "created_at", "updated_at") if obj is None else self.readonly_fields
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        if object_id is None and request.method == "POST":
+            # Adding runs stock_item_create, a durable transaction (the product and its
+            # ProductAdded commit together): it cannot be nested in the atomic block Django's
+            # changeform_view opens, so the service is the transaction boundary here.
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: StockItem, form: forms.Form, change: bool) -> None:
         if change:

@@ -10,6 +10,7 @@ from django.test import Client
 from inventory.models import StockItem
 from orders.models import Order
 from orders.services import LineInput, order_place
+from project.messaging.models import OutboxEvent
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import KnownProductFactory
@@ -54,3 +55,18 @@ def test_the_restock_action_adds_stock_through_the_service(admin: Client, bus: T
     item.refresh_from_db()
     assert item.on_hand == 12
     assert admin.get("/admin/inventory/stockitem/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_adding_a_product_in_the_admin_creates_it_through_the_service(admin_user) -> None:
+    # Outside a test transaction, as in production: the service's durable transaction must not be
+    # nested in the admin's own (it was: "A durable atomic block cannot be nested").
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/inventory/stockitem/add/", {"sku": "CRUNCHY-ARMCHAIR", "name": "Crunchy armchair", "on_hand": "4"}
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+    item = StockItem.objects.get(sku="CRUNCHY-ARMCHAIR")
+    assert (item.on_hand, item.reserved) == (4, 0)
+    assert OutboxEvent.objects.filter(event_type="inventory.ProductAdded", aggregate_id="CRUNCHY-ARMCHAIR").exists()
