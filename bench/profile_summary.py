@@ -73,7 +73,7 @@ BUCKETS = [
     (
         "inbox, transaction, dead-letter check, delivery mark",
         (
-            "process (project/messaging/consumer.py)",
+            "process (project/messaging/inbox/consumer.py)",
             "_process (messaging/consumer.py)",
             "process (messaging/consumer.py)",
         ),

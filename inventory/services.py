@@ -19,7 +19,7 @@ from inventory.events import (
     StockReserved,
 )
 from inventory.models import Reservation, StockAdjustment, StockItem
-from project.messaging.outbox import publish
+from project.messaging import publish
 
 logger = logging.getLogger(__name__)
 

@@ -34,9 +34,7 @@ from orders.events import (
 )
 from orders.metrics import SAGA_SECONDS
 from orders.models import IllegalTransition, Order, OrderLine, OrderSaga, SagaStep
-from project.messaging.context import current_envelope
-from project.messaging.events import Event
-from project.messaging.outbox import publish, publish_many
+from project.messaging import Event, current_envelope, publish, publish_many
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,7 @@ from django.utils import timezone
 from orders import saga
 from orders.events import OrderPlaced, PlacedLine
 from orders.models import IllegalTransition, KnownProduct, Order, OrderLine, OrderSaga, SagaStep
-from project.messaging.context import correlation, current_correlation_id
-from project.messaging.selectors import first_correlation_id
+from project.messaging import correlation, current_correlation_id, first_correlation_id
 
 logger = logging.getLogger(__name__)
 

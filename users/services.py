@@ -14,7 +14,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from pydantic import ValidationError as PayloadError
 
-from project.messaging.outbox import publish
+from project.messaging import publish
 from users.events import (
     EmailPreferences,
     UserDisplayNameChanged,

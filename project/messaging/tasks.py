@@ -12,8 +12,10 @@ from typing import Any
 from celery import Task, shared_task
 from django.db import connections
 
-from project.messaging import consumer, services
-from project.messaging.relay import delivery_task_name, sweep
+from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
+from project.messaging.inbox import consumer
+from project.messaging.operations import services
+from project.messaging.outbox.relay import sweep
 
 
 def _deliver(
@@ -24,7 +26,7 @@ def _deliver(
     producer_db: str | None = None,
     first_failed_at: str | None = None,
 ) -> str:
-    attempt = consumer.DeliveryAttempt(
+    attempt = DeliveryAttempt(
         envelope=envelope,
         handler=handler,
         delivery_id=delivery_id,

@@ -30,8 +30,8 @@ from kombu.pidbox import Mailbox
 from redis.exceptions import RedisError
 
 from project.messaging.models import Delivery
-from project.messaging.relay import open_deliveries
-from project.observability.metrics import carries_metrics_token
+from project.messaging.outbox.relay import open_deliveries
+from project.observability.exposition import carries_metrics_token
 
 logger = structlog.get_logger(__name__)
 

@@ -9,7 +9,7 @@ class TestappConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from project.messaging.routing import subscribe
+        from project.messaging.registry.routing import subscribe
         from tests.testapp import handlers
 
         subscribe(self.label, handlers.SUBSCRIPTIONS)

@@ -10,8 +10,8 @@ from django.db import connections
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from project.messaging import services
 from project.messaging.models import DeadLetter
+from project.messaging.operations import services
 
 OPEN = [DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING]
 

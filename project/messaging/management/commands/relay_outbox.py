@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from project.messaging.relay import sweep
+from project.messaging.outbox.relay import sweep
 
 
 class Command(BaseCommand):

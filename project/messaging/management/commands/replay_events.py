@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from project.messaging import services
-from project.messaging.projections import all_projections, projection_named
+from project.messaging.operations import services
+from project.messaging.registry.projections import all_projections, projection_named
 
 
 class Command(BaseCommand):

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from project.messaging.errors import SubscriptionError, UnknownHandler
-from project.messaging.events import Message, registered_types
+from project.messaging.contract.errors import SubscriptionError, UnknownHandler
+from project.messaging.contract.events import Message, registered_types
 
 Handler = Callable[[Message], None]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from project.messaging.events import Envelope
+from project.messaging.contract.events import Envelope
 
 _handling: ContextVar[Envelope | None] = ContextVar("messaging_handling", default=None)
 _attempt: ContextVar[int] = ContextVar("messaging_attempt", default=0)

@@ -237,6 +237,12 @@ def aggregate_correlation_ids(*, aggregate_type: str, aggregate_id: str) -> list
     return sorted(found, key=found.__getitem__)
 
 
+def aggregate_timeline(*, aggregate_type: str, aggregate_id: str) -> list[TimelineEntry]:
+    """Every event, delivery, inbox record and dead letter of one aggregate, in time order: the
+    timelines of all the chains that published an event about it, merged."""
+    return correlations_timeline(aggregate_correlation_ids(aggregate_type=aggregate_type, aggregate_id=aggregate_id))
+
+
 def first_correlation_id(*, aggregate_type: str, aggregate_id: str, event_type: str) -> uuid.UUID | None:
     """The correlation id of the first event of ``event_type`` about an aggregate (None if none)."""
     for alias in _aliases():

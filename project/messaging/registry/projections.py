@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from project.messaging.errors import SubscriptionError
-from project.messaging.routing import Handler, all_subscriptions
+from project.messaging.contract.errors import SubscriptionError
+from project.messaging.registry.routing import Handler, all_subscriptions
 
 
 @dataclass(frozen=True)

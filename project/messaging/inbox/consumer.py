@@ -25,13 +25,15 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from project.messaging import metrics, statements
-from project.messaging.context import handling
-from project.messaging.databases import db_for_app
-from project.messaging.errors import PermanentError, RetryableError
-from project.messaging.events import Envelope, decode
+from project.messaging import metrics
+from project.messaging.contract.context import handling
+from project.messaging.contract.delivery import DeliveryAttempt
+from project.messaging.contract.errors import PermanentError
+from project.messaging.contract.events import Envelope, decode
 from project.messaging.models import DeadLetter, Delivery
-from project.messaging.routing import subscription
+from project.messaging.outbox import statements
+from project.messaging.registry.databases import db_for_app
+from project.messaging.registry.routing import subscription
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ logger = logging.getLogger(__name__)
 # unknown event type or version, a domain rule, a bug) cannot be fixed by waiting: it is
 # dead-lettered at once, for an operator to fix the cause and replay.
 DEFAULT_TRANSIENT_ERRORS: tuple[str, ...] = (
-    "project.messaging.errors.RetryableError",
+    "project.messaging.contract.errors.RetryableError",
     "django.db.OperationalError",  # database down, lock timeout, deadlock, "database is locked"
     "django.db.InterfaceError",  # connection closed under us
     "redis.exceptions.ConnectionError",
@@ -67,30 +69,6 @@ class Result:
     countdown: float = 0.0
     first_failed_at: str | None = None
     error: str = ""
-
-
-@dataclass(frozen=True)
-class DeliveryAttempt:
-    """One attempt at one delivery, as carried by a Celery message (all JSON types)."""
-
-    envelope: dict[str, Any]
-    handler: str
-    delivery_id: int | None = None
-    producer_db: str | None = None
-    attempt: int = 1
-    first_failed_at: str | None = None
-    # In-process only (not a task argument): an operator's replay, which may close a dead letter.
-    replay: bool = False
-
-    def task_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of the "<queue>.deliver" Celery task for this delivery."""
-        return {
-            "envelope": self.envelope,
-            "handler": self.handler,
-            "delivery_id": self.delivery_id,
-            "producer_db": self.producer_db,
-            "first_failed_at": self.first_failed_at,
-        }
 
 
 def process(attempt: DeliveryAttempt) -> Result:
@@ -323,4 +301,4 @@ def _mark_delivery_row(attempt: DeliveryAttempt, status: str) -> None:
     )
 
 
-__all__ = ["DeliveryAttempt", "Outcome", "Result", "process", "RetryableError"]
+__all__ = ["Outcome", "Result", "is_transient", "process", "retry_countdown"]

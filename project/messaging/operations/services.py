@@ -12,12 +12,14 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from project.messaging import consumer, selectors
-from project.messaging.databases import db_for_app
+from project.messaging.contract.delivery import DeliveryAttempt
+from project.messaging.inbox import consumer
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
-from project.messaging.projections import Projection, projection_of
-from project.messaging.relay import send_messages
-from project.messaging.routing import Subscription, all_subscriptions
+from project.messaging.operations import selectors
+from project.messaging.outbox.relay import send_messages
+from project.messaging.registry.databases import db_for_app
+from project.messaging.registry.projections import Projection, projection_of
+from project.messaging.registry.routing import Subscription, all_subscriptions
 
 
 class DeadLetterStateError(Exception):
@@ -62,9 +64,9 @@ def dead_letter_replay(*, dead_letter_id: int, inline: bool = False) -> DeadLett
     return letter
 
 
-def _replay_attempt(letter: DeadLetter) -> consumer.DeliveryAttempt:
+def _replay_attempt(letter: DeadLetter) -> DeliveryAttempt:
     producer = str(letter.envelope.get("producer", "")) if isinstance(letter.envelope, dict) else ""
-    return consumer.DeliveryAttempt(
+    return DeliveryAttempt(
         envelope=letter.envelope,
         handler=letter.handler,
         delivery_id=letter.delivery_id,
@@ -162,13 +164,13 @@ def _projection_to_reset(handler_names: Sequence[str]) -> Projection:
 
 
 def _deliver_inline(event: OutboxEvent, handler: str, *, retry: bool) -> consumer.Result:
-    attempt = consumer.DeliveryAttempt(envelope=event.envelope().to_json(), handler=handler)
+    attempt = DeliveryAttempt(envelope=event.envelope().to_json(), handler=handler)
     while True:
         result = consumer.process(attempt)
         if result.outcome is not consumer.Outcome.RETRY or not retry:
             return result
         time.sleep(min(result.countdown, 5.0))
-        attempt = consumer.DeliveryAttempt(
+        attempt = DeliveryAttempt(
             **{**attempt.__dict__, "attempt": attempt.attempt + 1, "first_failed_at": result.first_failed_at}
         )
 

@@ -17,8 +17,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import BooleanField, F, Q, QuerySet
@@ -26,18 +27,20 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from project.messaging import metrics
-from project.messaging.consumer import DeliveryAttempt
-from project.messaging.databases import db_for_app
+from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
-
-if TYPE_CHECKING:
-    from project.messaging.outbox import CommittedDelivery
+from project.messaging.registry.databases import db_for_app
 
 logger = logging.getLogger(__name__)
 
 
-def delivery_task_name(queue: str) -> str:
-    return f"{queue}.deliver"
+@dataclass(frozen=True)
+class CommittedDelivery:
+    """A delivery written by a transaction, kept in memory to be sent once it commits."""
+
+    delivery_id: int
+    queue: str
+    kwargs: dict[str, Any]
 
 
 def delivery_message(delivery: Delivery) -> dict:
@@ -56,11 +59,12 @@ def send_messages(messages: Sequence[tuple[str, dict]]) -> None:
     Each is a Celery task message built and published by Celery's own AMQP layer
     (``create_task_message``, ``send_task_message``: protocol 2, the publish signals, task-sent
     events when enabled), without ``send_task``'s routing, result object and parent-task
-    bookkeeping, which a delivery needs none of (measured in one process: 350 instead of 400 us
-    of CPU per message sent).
-    """
-    from project.celery import app
+    bookkeeping, which a delivery needs none of (docs/performance.md).
 
+    The app is Celery's current one (project.celery makes itself current), not an import of
+    project.celery: the messaging layer sits below the project that configures it.
+    """
+    app = current_app._get_current_object()
     amqp = app.amqp
     with app.producer_or_acquire() as producer, producer.batch(max_size=max(1, len(messages))):
         for queue, kwargs in messages:
@@ -157,7 +161,7 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
     """Send the deliveries a transaction just committed, from memory, as one pipeline. Never
     raises: the relay loop and the sweep send whatever this could not.
 
-    The rows were written as sent in the committed transaction (outbox._hand_over_on_commit), so
+    The rows were written as sent in the committed transaction (publish._hand_over_on_commit), so
     nothing is read or written here when the broker takes them. When it does not (or sending
     paused after a failure meanwhile), they are put back to pending for the relay loop.
     """

@@ -1,6 +1,6 @@
 """The state of the messaging layer right now: what an operator checks first.
 
-Read by the admin index panel and by the Prometheus collector (project.messaging.monitoring).
+Read by the admin index panel and by the Prometheus collector (project.messaging.operations.monitoring).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
-from project.messaging.relay import open_deliveries
+from project.messaging.outbox.relay import open_deliveries
 
 logger = logging.getLogger(__name__)
 
