@@ -32,7 +32,7 @@ from project.messaging.contract.errors import PermanentError
 from project.messaging.contract.events import Envelope, decode
 from project.messaging.models import DeadLetter, Delivery
 from project.messaging.outbox import statements
-from project.messaging.registry.databases import db_for_app
+from project.messaging.registry.databases import database_for
 from project.messaging.registry.routing import subscription
 
 logger = logging.getLogger(__name__)
@@ -94,13 +94,13 @@ def _process(attempt: DeliveryAttempt) -> Result:
     except Exception as exc:
         return _fail(attempt, exc, db=_db_of_handler(attempt.handler))
 
-    db = db_for_app(sub.app_label)
+    db = database_for(sub.app_label)
     # The producer's delivery record is marked in the handler's own transaction when both live
     # in one database (one commit instead of two), otherwise right after it.
     mark_inside = attempt.delivery_id is not None and (attempt.producer_db or "default") == db
     inbox_written = False
     try:
-        with transaction.atomic(using=db), handling(envelope, attempt=attempt.attempt):
+        with transaction.atomic(using=db), handling(envelope):
             # The unique (handler, event_id) constraint is the exactly-once guarantee: a
             # concurrent duplicate waits here for the first to commit, then fails the insert,
             # which rolls back this whole transaction (nothing else was done in it yet). The
@@ -279,7 +279,7 @@ def _event_id_or_none(raw: dict) -> Any:
 
 
 def _db_of_handler(handler: str) -> str:
-    return db_for_app(handler.split(".", 1)[0])
+    return database_for(handler.split(".", 1)[0])
 
 
 def _mark_delivery(attempt: DeliveryAttempt, status: str) -> None:

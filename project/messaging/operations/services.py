@@ -4,12 +4,12 @@ into a handler (or rebuild a projection from scratch), purge old rows."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from project.messaging.contract.delivery import DeliveryAttempt
@@ -17,7 +17,7 @@ from project.messaging.inbox import consumer
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
 from project.messaging.operations import selectors
 from project.messaging.outbox.relay import send_messages
-from project.messaging.registry.databases import db_for_app
+from project.messaging.registry.databases import database_for, messaging_databases
 from project.messaging.registry.projections import Projection, projection_of
 from project.messaging.registry.routing import Subscription, all_subscriptions
 
@@ -28,7 +28,7 @@ class DeadLetterStateError(Exception):
 
 def _dead_letter_db(dead_letter_id: int) -> str:
     # A dead letter lives on its consumer's database; look on each until found.
-    for alias in connections:
+    for alias in messaging_databases():
         if DeadLetter.objects.using(alias).filter(pk=dead_letter_id).exists():
             return alias
     raise DeadLetter.DoesNotExist(f"No dead letter #{dead_letter_id}.")
@@ -70,15 +70,11 @@ def _replay_attempt(letter: DeadLetter) -> DeliveryAttempt:
         envelope=letter.envelope,
         handler=letter.handler,
         delivery_id=letter.delivery_id,
-        producer_db=db_for_app(producer) if producer else None,
+        producer_db=database_for(producer) if producer else None,
         # It failed before: the consumer closes the dead letter when this attempt succeeds.
         first_failed_at=letter.first_failed_at.isoformat(),
         replay=True,
     )
-
-
-def dead_letter_replay_many(*, dead_letter_ids: Iterable[int], inline: bool = False) -> list[DeadLetter]:
-    return [dead_letter_replay(dead_letter_id=pk, inline=inline) for pk in dead_letter_ids]
 
 
 def dead_letter_replay_group(*, fingerprint: str, inline: bool = False) -> list[DeadLetter]:
@@ -221,7 +217,7 @@ def events_replay(
         for event, name in plan:
             _count(report, event, name, _deliver_inline(event, name, retry=True))
         return report
-    db = db_for_app(projection.app_label)
+    db = database_for(projection.app_label)
     with transaction.atomic(using=db, durable=True):
         projection.reset()
         report.inbox_records_deleted, _ = InboxRecord.objects.using(db).filter(handler__in=projection.handlers).delete()
@@ -238,7 +234,7 @@ def events_replay(
 
 
 def _check_log_complete(projection: Projection, logged: set) -> None:
-    db = db_for_app(projection.app_label)
+    db = database_for(projection.app_label)
     applied = set(
         InboxRecord.objects.using(db).filter(handler__in=projection.handlers).values_list("event_id", flat=True)
     )
@@ -269,7 +265,7 @@ def messaging_purge_expired(*, older_than_days: int | None = None, chunk: int = 
     cutoff = timezone.now() - timedelta(days=days)
     purged = {"outbox_events": 0, "inbox_records": 0, "dead_letters": 0}
     open_statuses = [Delivery.Status.PENDING, Delivery.Status.SENT, Delivery.Status.DEAD_LETTERED]
-    for alias in connections:
+    for alias in messaging_databases():
         events = (
             OutboxEvent.objects.using(alias)
             .filter(occurred_at__lt=cutoff)

@@ -18,7 +18,7 @@ from project.messaging.contract.errors import NotInTransaction
 from project.messaging.contract.events import Envelope, Message
 from project.messaging.models import Delivery
 from project.messaging.outbox import relay, statements
-from project.messaging.registry.databases import db_for_app
+from project.messaging.registry.databases import database_for
 from project.messaging.registry.routing import subscriptions_for
 
 # The correlation id of the transaction in progress on each connection of this thread.
@@ -44,7 +44,7 @@ def publish_many(
         return []
     versions = list(aggregate_versions) if aggregate_versions is not None else [None] * len(messages)
     producer = messages[0].producer()
-    using = db_for_app(producer)
+    using = database_for(producer)
     if not connections[using].in_atomic_block:
         raise NotInTransaction(
             f"publish({type(messages[0]).__name__}) outside a transaction on {using!r}: wrap the service "
@@ -55,7 +55,7 @@ def publish_many(
     for message, aggregate_version in zip(messages, versions, strict=True):
         if not message.event_type:
             raise TypeError(f"{type(message).__qualname__} has no @message_type registration.")
-        if db_for_app(message.producer()) != using:
+        if database_for(message.producer()) != using:
             raise ValueError("publish_many() takes messages of producers sharing one database.")
         event_id = uuid.uuid4()
         envelope = Envelope(

@@ -29,7 +29,7 @@ from django.utils import timezone
 from project.messaging import metrics
 from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
-from project.messaging.registry.databases import db_for_app
+from project.messaging.registry.databases import database_for
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ def _consumer_outcomes(
 ) -> tuple[set[tuple[str, uuid.UUID]], set[tuple[str, uuid.UUID]]]:
     by_db: dict[str, list[Delivery]] = {}
     for d in deliveries:
-        by_db.setdefault(db_for_app(d.queue), []).append(d)
+        by_db.setdefault(database_for(d.queue), []).append(d)
     processed: set[tuple[str, uuid.UUID]] = set()
     dead: set[tuple[str, uuid.UUID]] = set()
     for db, items in by_db.items():
