@@ -134,9 +134,9 @@ def open_deliveries(using: str) -> QuerySet[Delivery]:
 
     SQLite uses a partial index only when the query repeats the index's condition with literal
     values (it never matches bound parameters against it), so the condition is added here as
-    literal SQL; without it, looking for pending or stale deliveries scans the whole table
-    (about 150 ms per query once it holds a million processed rows). PostgreSQL needs no help
-    and is not hindered by it.
+    literal SQL; without it, looking for pending or stale deliveries scans the whole table, which
+    grows with every processed delivery (docs/performance.md). PostgreSQL needs no help and is
+    not hindered by it.
     """
     ops = connections[using].ops
     table, status = ops.quote_name(Delivery._meta.db_table), ops.quote_name("status")
@@ -147,7 +147,7 @@ def open_deliveries(using: str) -> QuerySet[Delivery]:
 
 # After the broker refused a send, sending after commit pauses in this process for
 # MESSAGING_SEND_PAUSE_AFTER_FAILURE seconds: every commit would otherwise wait for the broker's
-# connection attempts (about 6 s with Redis down), a request with it. Deliveries stay pending
+# connection attempts with Redis down (docs/performance.md), a request with it. Deliveries stay pending
 # meanwhile; the relay loop sends them once the broker is back.
 _send_paused_until = 0.0
 
