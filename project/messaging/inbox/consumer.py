@@ -11,6 +11,7 @@ import logging
 import random
 import time
 import traceback
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -269,8 +270,6 @@ def _innermost_project_frame(tb: TracebackType | None) -> str:
 
 
 def _event_id_or_none(raw: dict) -> Any:
-    import uuid
-
     try:
         return uuid.UUID(str(raw.get("event_id")))
     except ValueError:
