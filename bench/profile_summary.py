@@ -74,8 +74,8 @@ BUCKETS = [
         "inbox, transaction, dead-letter check, delivery mark",
         (
             "process (project/messaging/inbox/consumer.py)",
-            "_process (messaging/consumer.py)",
-            "process (messaging/consumer.py)",
+            "_process (messaging/inbox/consumer.py)",
+            "process (messaging/inbox/consumer.py)",
         ),
     ),
     ("relay batches (relay_pending)", ("relay_pending (",)),
