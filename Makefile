@@ -1,7 +1,7 @@
 # Shortcuts. The scripts in bin/ and .ci/ do the work and create .venv when it is missing.
 #   make run                     the whole system (bin/run)
 #   make test [ARGS="-m flows"]  the test suite, ARGS passed to pytest (bin/test)
-#   make lint                    ruff, import-linter contracts, migrations up to date
+#   make lint                    ruff, import-linter contracts, no import circle, migrations up to date
 #   make ci                      what CI runs (.ci/run; needs PostgreSQL and Redis, see the script)
 #   make clean                   delete var/ (SQLite databases, Redis data, beat schedule)
 #   make bench [ARGS="--quick"]  the pipeline against raw Celery (python -m bench.run; docs/performance.md)
@@ -18,11 +18,12 @@ test:
 venv:
 	@bash -c 'source bin/_lib.sh && ensure_venv requirements-dev.txt'
 
-# All three checks run even when one fails; the target fails if any did.
+# All the checks run even when one fails; the target fails if any did.
 lint: venv
 	@status=0; \
 	echo "+ ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "+ lint-imports"; $(BIN)/lint-imports || status=1; \
+	echo "+ bin/import_cycles.py"; $(BIN)/python bin/import_cycles.py || status=1; \
 	echo "+ manage.py makemigrations --check --dry-run"; \
 	DJANGO_SECRET_KEY=lint-only-not-a-secret $(BIN)/python manage.py makemigrations --check --dry-run || status=1; \
 	exit $$status

@@ -1,12 +1,7 @@
-from django.apps import AppConfig
+from __future__ import annotations
+
+from project.messaging import DomainAppConfig
 
 
-class ArticlesConfig(AppConfig):
+class ArticlesConfig(DomainAppConfig):
     name = "articles"
-    default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from articles import handlers
-        from project.messaging.routing import subscribe
-
-        subscribe(self.label, handlers.SUBSCRIPTIONS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from project.messaging.events import Event, message_type
+from project.messaging import Event, message_type
 
 
 @message_type("articles.ArticlePublished", version=1, aggregate="article", aggregate_id="article_id")

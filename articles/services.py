@@ -11,7 +11,7 @@ from django.utils.text import slugify
 
 from articles.events import ArticlePublished, ArticleRevised, ArticleUnpublished
 from articles.models import Article, ArticleError
-from project.messaging.outbox import publish
+from project.messaging import publish
 
 
 def _slug_taken_error(slug: str) -> ArticleError:

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.load import order_lines
         from bench.queries import seed_and_audit
         from orders.services import LineInput, order_place
-        from project.messaging.relay import relay_pending
+        from project.messaging.outbox.relay import relay_pending
 
         config = seed_and_audit()
         import redis

@@ -6,7 +6,7 @@ Creates an SQLite database in a temporary folder (or uses ``DATABASE_URL``; its 
 migrated and filled), seeds it as the benchmark does, places ``--orders`` orders through
 ``orders.services.order_place`` (with sending after commit to the Redis of ``REDIS_URL``, which
 must be reachable: that database is FLUSHED), then hands every open delivery to
-``project.messaging.consumer.process`` (the code a worker runs for a task: inbox, handler,
+``project.messaging.inbox.consumer.process`` (the code a worker runs for a task: inbox, handler,
 delivery mark, sending what it published after commit) until none is left. Prints the CPU time
 per placed order and per handled message, by handler. ``--profile`` writes a cProfile of the
 handling to FILE. ``--prefill ROWS`` first fills the outbox, inbox and dead letters with that
@@ -60,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench.load import order_lines
     from bench.queries import seed_and_audit
     from orders.services import LineInput, order_place
-    from project.messaging import consumer
-    from project.messaging.relay import delivery_message, open_deliveries
+    from project.messaging.contract.delivery import DeliveryAttempt
+    from project.messaging.inbox import consumer
+    from project.messaging.outbox.relay import delivery_message, open_deliveries
 
     config = seed_and_audit()
     if args.prefill:
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     per_handler: dict[str, list[float]] = defaultdict(list)
     while batch := list(open_deliveries("default").select_related("event").order_by("id")[:500]):
         for delivery in batch:
-            attempt = consumer.DeliveryAttempt(**delivery_message(delivery))
+            attempt = DeliveryAttempt(**delivery_message(delivery))
             started = time.process_time()
             if profile:
                 profile.enable()

@@ -79,7 +79,7 @@ def _postgres(rows: int) -> dict[str, float]:
                 discard_reason)
             SELECT {handler}, split_part({handler}, '.', 1), {hex_id}, 'orders.ReserveStock', {hex_id}, g,
                 jsonb_build_object('event_id', {hex_id}::text, 'payload', '{PAYLOAD}'::jsonb),
-                'project.messaging.errors.RetryableError', 'simulated old failure', '', md5((g % 50)::text),
+                'project.messaging.contract.errors.RetryableError', 'simulated old failure', '', md5((g % 50)::text),
                 false, 6, {age}, {age}, 'resolved', 1, {age}, {age}, ''
             FROM generate_series(1, {rows}) AS g""",
     }
@@ -129,7 +129,8 @@ def _sqlite(rows: int) -> dict[str, float]:
                 discard_reason)
             SELECT {handler}, {queue}, {hex_id}, 'orders.ReserveStock', {hex_id}, g,
                 json_object('event_id', {hex_id}, 'payload', json('{PAYLOAD}')),
-                'project.messaging.errors.RetryableError', 'simulated old failure', '', printf('%016x', g % 50),
+                'project.messaging.contract.errors.RetryableError', 'simulated old failure', '',
+                printf('%016x', g % 50),
                 0, 6, {age}, {age}, 'resolved', 1, {age}, {age}, ''
             FROM s""",
     }

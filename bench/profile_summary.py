@@ -73,9 +73,9 @@ BUCKETS = [
     (
         "inbox, transaction, dead-letter check, delivery mark",
         (
-            "process (project/messaging/consumer.py)",
-            "_process (messaging/consumer.py)",
-            "process (messaging/consumer.py)",
+            "process (project/messaging/inbox/consumer.py)",
+            "_process (messaging/inbox/consumer.py)",
+            "process (messaging/inbox/consumer.py)",
         ),
     ),
     ("relay batches (relay_pending)", ("relay_pending (",)),

@@ -1,7 +1,7 @@
 """Seed the benchmark's database, counting the SQL queries of every handler on the way.
 
 Runs in the benchmark's own process, before any worker starts, with the synchronous test bus:
-services publish as usual, and each delivery goes through ``project.messaging.consumer.process``
+services publish as usual, and each delivery goes through ``project.messaging.inbox.consumer.process``
 (the code the workers run: inbox, handler, dead-letter check, delivery mark) under Django's
 ``CaptureQueriesContext``. So the counts are those of one handled event, inbox bookkeeping
 included, split into the handler's own queries and the messaging layer's.
@@ -28,8 +28,9 @@ from rest_framework.authtoken.models import Token
 from articles.services import article_create, article_edit, article_publish, article_unpublish
 from inventory.services import stock_item_create
 from orders.services import LineInput, order_place
-from project.messaging import consumer
-from project.messaging.consumer import DeliveryAttempt, Outcome
+from project.messaging.contract.delivery import DeliveryAttempt
+from project.messaging.inbox import consumer
+from project.messaging.inbox.consumer import Outcome
 from project.messaging.testing import TestBus, test_bus
 from users.events import EmailPreferences
 from users.services import user_email_change, user_preferences_change, user_profile_ensure, user_profile_update

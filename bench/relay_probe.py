@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection, transaction
 
     from project.messaging.models import OutboxEvent
-    from project.messaging.outbox import publish
-    from project.messaging.relay import relay_pending
+    from project.messaging.outbox.publish import publish
+    from project.messaging.outbox.relay import relay_pending
     from tests.testapp.events import Pinged
 
     if settings.MESSAGING_SEND_ON_COMMIT:

@@ -1,12 +1,7 @@
-from django.apps import AppConfig
+from __future__ import annotations
+
+from project.messaging import DomainAppConfig
 
 
-class InventoryConfig(AppConfig):
+class InventoryConfig(DomainAppConfig):
     name = "inventory"
-    default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from inventory import handlers
-        from project.messaging.routing import subscribe
-
-        subscribe(self.label, handlers.SUBSCRIPTIONS)

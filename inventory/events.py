@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from project.messaging.events import Event, message_type
+from project.messaging import Event, message_type
 
 
 @message_type("inventory.ProductAdded", version=1, aggregate="stock_item", aggregate_id="sku")

@@ -20,7 +20,7 @@ from inventory.events import (
 )
 from inventory.models import Reservation, StockAdjustment, StockItem
 from project.errors import DomainError
-from project.messaging.outbox import publish
+from project.messaging import publish
 
 logger = logging.getLogger(__name__)
 

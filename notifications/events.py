@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from project.messaging.events import Command, message_type
+from project.messaging import Command, message_type
 
 
 @message_type("notifications.SendNewArticleEmail", version=1, aggregate="user", aggregate_id="user_id")

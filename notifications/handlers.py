@@ -11,9 +11,7 @@ from articles.events import ArticlePublished
 from notifications import services
 from notifications.events import SendNewArticleEmail
 from orders.events import OrderConfirmed, OrderFailed
-from project.messaging.context import current_envelope
-from project.messaging.errors import PermanentError
-from project.messaging.events import Envelope
+from project.messaging import Envelope, PermanentError, current_envelope
 from users.events import UserDisplayNameChanged, UserEmailChanged, UserEmailPreferencesChanged, UserRegistered
 
 

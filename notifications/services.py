@@ -36,8 +36,7 @@ from django.utils.text import Truncator
 from notifications import emails, selectors
 from notifications.events import SendNewArticleEmail
 from notifications.models import Notification, Recipient
-from project.messaging.errors import RetryableError
-from project.messaging.outbox import publish
+from project.messaging import RetryableError, publish
 from users.events import EmailPreferences
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from django.urls import URLPattern, path, reverse
 from orders import selectors, services
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
 from project.admin import DomainErrorAdmin
-from project.messaging.admin import render_timeline
+from project.messaging import render_timeline
 
 
 class OperatorReasonForm(forms.Form):

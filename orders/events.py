@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from project.messaging.events import Command, Event, message_type
+from project.messaging import Command, Event, message_type
 
 
 class PlacedLine(BaseModel):

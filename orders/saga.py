@@ -35,9 +35,7 @@ from orders.events import (
 from orders.metrics import SAGA_SECONDS
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
 from project.errors import IllegalTransition
-from project.messaging.context import current_envelope
-from project.messaging.events import Event
-from project.messaging.outbox import publish, publish_many
+from project.messaging import Event, current_envelope, publish, publish_many
 
 logger = logging.getLogger(__name__)
 

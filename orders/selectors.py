@@ -10,13 +10,7 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from orders.events import OrderPlaced
 from orders.models import KnownProduct, Order, OrderLine, OrderSaga, SagaStep
-from project.messaging.selectors import (
-    TimelineEntry,
-    aggregate_correlation_ids,
-    correlations_timeline,
-    first_correlation_id,
-    merge_timelines,
-)
+from project.messaging import TimelineEntry, aggregate_timeline, first_correlation_id, merge_timelines
 
 
 def order_list_for(user: AbstractBaseUser) -> QuerySet[Order]:
@@ -53,9 +47,7 @@ def order_messaging_timeline(order_id: UUID) -> list[TimelineEntry]:
     The order's story may span several correlation ids (placed by one request, cancelled by
     another): all the chains that published an event about the order are merged.
     """
-    return correlations_timeline(
-        aggregate_correlation_ids(aggregate_type=OrderPlaced.aggregate_type, aggregate_id=str(order_id))
-    )
+    return aggregate_timeline(aggregate_type=OrderPlaced.aggregate_type, aggregate_id=str(order_id))
 
 
 def _step_entry(step: SagaStep) -> TimelineEntry:

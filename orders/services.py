@@ -20,8 +20,7 @@ from orders import saga
 from orders.events import OrderPlaced, PlacedLine
 from orders.models import KnownProduct, Order, OrderLine, OrderSaga, SagaStep
 from project.errors import DomainError, IllegalTransition
-from project.messaging.context import correlation, current_correlation_id
-from project.messaging.selectors import first_correlation_id
+from project.messaging import correlation, current_correlation_id, first_correlation_id
 
 logger = logging.getLogger(__name__)
 

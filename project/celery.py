@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_ready
 
+from project.observability.exposition import serve_worker_metrics
+
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -25,8 +27,6 @@ def _serve_metrics_when_asked(**kwargs: Any) -> None:
     # worker, where no web process can read its metric files).
     port = os.environ.get("WORKER_METRICS_PORT")
     if port:
-        from project.observability.metrics import serve_worker_metrics
-
         serve_worker_metrics(int(port))
 
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "health_check",
     "project.messaging",
+    "project.observability",  # /metrics, /health/, logging: its deployment checks
     *DOMAIN_APPS,
     "project.operations",  # cross-domain reconciliation (check_consistency): reads, never writes
 ]

@@ -27,7 +27,7 @@ urlpatterns = [
     path("api/", include("publishing.api.urls")),
     path("api/", include("users.api.urls")),
     path("api/", include("notifications.api.urls")),
-    path("api/", include("project.messaging.api.urls")),
+    path("api/", include("project.messaging.operations.api.urls")),
     path("feeds/", include("publishing.urls")),
 ]
 

@@ -1,12 +1,7 @@
-from django.apps import AppConfig
+from __future__ import annotations
+
+from project.messaging import DomainAppConfig
 
 
-class PublishingConfig(AppConfig):
+class PublishingConfig(DomainAppConfig):
     name = "publishing"
-    default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from project.messaging.routing import subscribe
-        from publishing import handlers
-
-        subscribe(self.label, handlers.SUBSCRIPTIONS)

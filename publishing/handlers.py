@@ -11,7 +11,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from articles.events import ArticlePublished, ArticleRevised, ArticleUnpublished
-from project.messaging.context import current_envelope
+from project.messaging import current_envelope
 from publishing import services
 
 

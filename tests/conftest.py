@@ -17,9 +17,9 @@ import redis
 from django.conf import settings
 from django.db import connection, transaction
 
-from project.messaging import relay
 from project.messaging.models import DeadLetter
-from project.messaging.outbox import publish
+from project.messaging.outbox import relay
+from project.messaging.outbox.publish import publish
 from project.messaging.testing import TestBus, test_bus
 from tests.testapp.events import Pinged
 

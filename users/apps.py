@@ -1,12 +1,7 @@
-from django.apps import AppConfig
+from __future__ import annotations
+
+from project.messaging import DomainAppConfig
 
 
-class UsersConfig(AppConfig):
+class UsersConfig(DomainAppConfig):
     name = "users"
-    default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from project.messaging.routing import subscribe
-        from users import handlers
-
-        subscribe(self.label, handlers.SUBSCRIPTIONS)

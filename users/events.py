@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from project.messaging.events import Event, message_type
+from project.messaging import Event, message_type
 
 
 class EmailPreferences(BaseModel):

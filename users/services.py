@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from pydantic import ValidationError as PayloadError
 
 from project.errors import DomainError
-from project.messaging.outbox import publish
+from project.messaging import publish
 from users.events import (
     EmailPreferences,
     UserDisplayNameChanged,

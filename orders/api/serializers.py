@@ -5,7 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
-from project.messaging.api.serializers import TimelineEntrySerializer
+from project.messaging import TimelineEntrySerializer
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000

@@ -23,7 +23,7 @@ from orders.api.serializers import (
 from orders.models import Order
 from project.api.filters import UtcIsoDateTimeFilter
 from project.api.throttling import OrderPlacementRateThrottle
-from project.messaging.permissions import timeline_for
+from project.messaging import timeline_for
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 

@@ -1,5 +1,9 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 from django.conf import settings
+
+from project.messaging.registry import checks  # noqa: F401  (registers the system checks)
 
 
 class MessagingConfig(AppConfig):
@@ -9,8 +13,7 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from project.messaging import checks  # noqa: F401  (registers the system checks)
+        # Imported once the models are: the tasks read and write the messaging tables.
         from project.messaging.tasks import register_delivery_tasks
-        from project.observability import checks as observability_checks  # noqa: F401  (no AppConfig of its own)
 
         register_delivery_tasks([q for q in settings.MESSAGING_QUEUES if q != "messaging"])

@@ -4,7 +4,7 @@ Counters and histograms are updated in whichever process does the work (web, rel
 With PROMETHEUS_MULTIPROC_DIR set (bin/run and production do), prometheus_client writes them to
 files there and /metrics adds up every process's values; without it each process counts alone.
 Gauges about state (backlog, queue lengths, dead letters) are computed when /metrics is scraped
-(project.messaging.monitoring), so they are right whichever process answers.
+(project.messaging.operations.monitoring), so they are right whichever process answers.
 """
 
 from __future__ import annotations

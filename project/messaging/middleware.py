@@ -8,7 +8,7 @@ from collections.abc import Callable
 import structlog
 from django.http import HttpRequest, HttpResponse
 
-from project.messaging.context import correlation
+from project.messaging.contract.context import correlation
 
 HEADER = "X-Correlation-ID"
 

@@ -13,7 +13,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from project.messaging.events import Envelope
+from project.messaging.contract.events import Envelope
 
 
 class OutboxEvent(models.Model):

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
-from django.db import connections
 
-from project.messaging import consumer, services
-from project.messaging.relay import delivery_task_name, sweep
+from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
+from project.messaging.inbox import consumer
+from project.messaging.operations import services
+from project.messaging.outbox.relay import sweep
+from project.messaging.registry.databases import messaging_databases
 
 
 def _deliver(
@@ -24,7 +26,7 @@ def _deliver(
     producer_db: str | None = None,
     first_failed_at: str | None = None,
 ) -> str:
-    attempt = consumer.DeliveryAttempt(
+    attempt = DeliveryAttempt(
         envelope=envelope,
         handler=handler,
         delivery_id=delivery_id,
@@ -64,7 +66,7 @@ def register_delivery_tasks(queues: list[str]) -> None:
 def sweep_outbox() -> dict[str, int]:
     """Beat: send what is pending and re-send what the broker lost, on every database."""
     totals = {"sent": 0, "requeued": 0}
-    for alias in connections:
+    for alias in messaging_databases():
         report = sweep(using=alias)
         totals["sent"] += report.sent
         totals["requeued"] += report.requeued

@@ -24,10 +24,11 @@ from django.db import DEFAULT_DB_ALIAS
 from django.test import override_settings
 from django.utils import timezone
 
-from project.messaging import consumer
-from project.messaging.consumer import DeliveryAttempt, Outcome, Result
+from project.messaging.contract.delivery import DeliveryAttempt
+from project.messaging.inbox import consumer
+from project.messaging.inbox.consumer import Outcome, Result
 from project.messaging.models import Delivery
-from project.messaging.relay import delivery_message
+from project.messaging.outbox.relay import delivery_message
 
 Order = Literal["fifo", "shuffle", "reverse"]
 

@@ -18,7 +18,6 @@ import redis.asyncio
 import structlog
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -30,8 +29,9 @@ from kombu.pidbox import Mailbox
 from redis.exceptions import RedisError
 
 from project.messaging.models import Delivery
-from project.messaging.relay import open_deliveries
-from project.observability.metrics import carries_metrics_token
+from project.messaging.outbox.relay import open_deliveries
+from project.messaging.registry.databases import messaging_databases
+from project.observability.exposition import carries_metrics_token
 
 logger = structlog.get_logger(__name__)
 
@@ -84,7 +84,7 @@ class OutboxLag(HealthCheck):
 
     def run(self) -> None:
         limit = settings.MESSAGING_HEALTH_MAX_OUTBOX_LAG
-        for alias in connections:
+        for alias in messaging_databases():
             oldest = (
                 open_deliveries(alias)  # by the partial index, on SQLite too
                 .filter(status=Delivery.Status.PENDING)

@@ -8,9 +8,9 @@ import pytest
 import redis
 from django.utils import timezone
 
-from project.messaging import services
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
-from project.messaging.relay import send_messages, sweep
+from project.messaging.operations import services
+from project.messaging.outbox.relay import send_messages, sweep
 from tests.conftest import purge_queues, wait_until
 from tests.testapp.models import Tally
 from tests.testapp.services import tally_ping
@@ -47,7 +47,7 @@ def test_a_transient_fault_is_retried_by_the_worker_and_then_succeeds(workers, s
 def test_a_permanent_fault_lands_in_the_dead_letter_table_at_once(workers, settings) -> None:
     tally_ping(key="GRUMPY", amount=1, behaviour="permanent")
     letter = wait_until(lambda: DeadLetter.objects.first(), what="the dead letter")
-    assert (letter.error_type, letter.attempts) == ("project.messaging.errors.PermanentError", 1)
+    assert (letter.error_type, letter.attempts) == ("project.messaging.contract.errors.PermanentError", 1)
     assert letter.error_message == "tally GRUMPY refuses this ping"
     assert attempts(settings, "GRUMPY") == 1
     wait_until(lambda: Delivery.objects.get().status == Delivery.Status.DEAD_LETTERED, what="the delivery marked")
@@ -78,7 +78,7 @@ def test_the_same_message_delivered_twice_by_the_broker_changes_state_once(worke
     tally_ping(key="TWICE", amount=5)
     wait_until(lambda: tally("TWICE") == 5, what="the first delivery")
     delivery = Delivery.objects.select_related("event").get()
-    from project.messaging.relay import delivery_message
+    from project.messaging.outbox.relay import delivery_message
 
     send_messages([(delivery.queue, delivery_message(delivery))] * 2)
     wait_until(lambda: workers["testapp"].log().count("succeeded") >= 3, what="both duplicates to be acknowledged")

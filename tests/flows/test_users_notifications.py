@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from notifications.models import Notification, Recipient
 from project.messaging.models import DeadLetter, Delivery
-from project.messaging.relay import delivery_message, send_messages
+from project.messaging.outbox.relay import delivery_message, send_messages
 from tests.conftest import WorkerProcess, wait_until
 from tests.factories.users import PASSWORD
 from tests.notifications.helpers import article_published, order_confirmed, register

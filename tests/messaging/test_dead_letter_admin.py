@@ -6,10 +6,10 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
-from project.messaging import services
 from project.messaging.models import DeadLetter
-from project.messaging.outbox import publish
-from project.messaging.selectors import dead_letter_groups
+from project.messaging.operations import services
+from project.messaging.operations.selectors import dead_letter_groups
+from project.messaging.outbox.publish import publish
 from project.messaging.testing import TestBus
 from tests.testapp.events import Pinged
 from tests.testapp.models import Tally
@@ -50,7 +50,7 @@ def test_the_grouped_admin_page_lists_each_cause_with_a_replay_button(letters, a
     assert page.status_code == 200
     text = page.content.decode()
     fingerprint = letters["PermanentError"][0].fingerprint
-    assert fingerprint in text and "project.messaging.errors.PermanentError" in text
+    assert fingerprint in text and "project.messaging.contract.errors.PermanentError" in text
     assert f"/admin/messaging/deadletter/groups/{fingerprint}/replay/" in text
     assert "Replay 2" in text
     filtered = admin_client.get(f"/admin/messaging/deadletter/?fingerprint={fingerprint}")

@@ -12,10 +12,10 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from project.messaging.catalog import catalog_entries
-from project.messaging.events import registered_types
+from project.messaging.contract.events import registered_types
 from project.messaging.models import OutboxEvent
-from project.messaging.routing import all_subscriptions
+from project.messaging.operations.catalog import catalog_entries
+from project.messaging.registry.routing import all_subscriptions
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import CustomerFactory, KnownProductFactory

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from orders.events import OrderPlaced
-from project.messaging.errors import InvalidPayload, UnknownEventType, UnsupportedSchemaVersion
-from project.messaging.events import Envelope, decode, message_class
+from project.messaging.contract.errors import InvalidPayload, UnknownEventType, UnsupportedSchemaVersion
+from project.messaging.contract.events import Envelope, decode, message_class
 from tests.testapp.events import Pinged
 
 

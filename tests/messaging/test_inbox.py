@@ -9,9 +9,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from project.messaging import services
-from project.messaging.consumer import DeliveryAttempt, Outcome, process
+from project.messaging.contract.delivery import DeliveryAttempt
+from project.messaging.inbox.consumer import Outcome, process
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
+from project.messaging.operations import services
 from project.messaging.testing import TestBus
 from tests.testapp.models import Tally
 from tests.testapp.services import tally_ping
@@ -50,7 +51,7 @@ def test_a_transient_fault_is_retried_and_then_succeeds(bus: TestBus, settings) 
 
 
 def test_retries_use_exponential_backoff_with_jitter_under_a_cap(settings) -> None:
-    from project.messaging.consumer import retry_countdown
+    from project.messaging.inbox.consumer import retry_countdown
 
     settings.MESSAGING_RETRY_BACKOFF, settings.MESSAGING_RETRY_BACKOFF_MAX = 1.0, 10.0
     assert all(0.5 <= retry_countdown(1) <= 1.0 for _ in range(50))
@@ -64,7 +65,7 @@ def test_a_permanent_fault_is_dead_lettered_at_once_with_its_reason(bus: TestBus
     letter = DeadLetter.objects.get()
     assert letter.handler == "testapp.add_to_tally"
     assert letter.event_type == "testapp.Pinged"
-    assert letter.error_type == "project.messaging.errors.PermanentError"
+    assert letter.error_type == "project.messaging.contract.errors.PermanentError"
     assert letter.error_message == "tally GRUMPY refuses this ping"
     assert "raise PermanentError" in letter.traceback
     assert (letter.attempts, letter.permanent, letter.status) == (1, True, DeadLetter.Status.DEAD)
@@ -79,7 +80,7 @@ def test_an_exhausted_transient_fault_is_dead_lettered_after_the_configured_atte
     assert [h.result.outcome for h in bus.drain()] == [Outcome.RETRY, Outcome.RETRY, Outcome.DEAD_LETTERED]
     letter = DeadLetter.objects.get()
     assert (letter.attempts, letter.permanent) == (3, False)
-    assert letter.error_type == "project.messaging.errors.RetryableError"
+    assert letter.error_type == "project.messaging.contract.errors.RetryableError"
     assert letter.first_failed_at <= letter.last_failed_at
 
 
@@ -130,7 +131,7 @@ def raw_envelope(**changes: object) -> dict:
 def test_a_poison_message_is_dead_lettered_at_once_with_the_reason(changes, error_type, reason) -> None:
     assert deliver_raw(raw_envelope(**changes)) is Outcome.DEAD_LETTERED
     letter = DeadLetter.objects.get()
-    assert letter.error_type == f"project.messaging.errors.{error_type}"
+    assert letter.error_type == f"project.messaging.contract.errors.{error_type}"
     assert reason in letter.error_message
     assert letter.attempts == 1 and letter.permanent
     assert tally("X") == 0

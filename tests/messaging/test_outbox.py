@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from project.messaging.errors import NotInTransaction
+from project.messaging.contract.errors import NotInTransaction
 from project.messaging.models import Delivery, OutboxEvent
-from project.messaging.outbox import publish
+from project.messaging.outbox.publish import publish
 from project.messaging.testing import TestBus
 from tests.testapp.events import Pinged, Ponged
 from tests.testapp.models import Tally

@@ -13,10 +13,10 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from project.messaging import relay
 from project.messaging.models import Delivery, InboxRecord
-from project.messaging.outbox import publish, publish_many
-from project.messaging.relay import open_deliveries, sweep
+from project.messaging.outbox import relay
+from project.messaging.outbox.publish import publish, publish_many
+from project.messaging.outbox.relay import open_deliveries, sweep
 from tests.testapp.events import Pinged
 from tests.testapp.services import tally_ping
 

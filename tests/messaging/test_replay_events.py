@@ -10,9 +10,9 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from notifications.models import Recipient
-from project.messaging import projections
 from project.messaging.models import DeadLetter, InboxRecord, OutboxEvent
-from project.messaging.outbox import publish
+from project.messaging.outbox.publish import publish
+from project.messaging.registry import projections
 from project.messaging.testing import TestBus
 from tests.notifications.helpers import register
 from tests.testapp import handlers as testapp_handlers

@@ -10,8 +10,8 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from project.messaging import statements
 from project.messaging.models import Delivery, InboxRecord, OutboxEvent
+from project.messaging.outbox import statements
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ from django.core.management import call_command
 from pydantic import BaseModel
 
 from orders.events import OrderPlaced
-from project.messaging import routing
-from project.messaging.errors import SubscriptionError
-from project.messaging.events import Event
+from project.messaging.contract.errors import SubscriptionError
+from project.messaging.contract.events import Event
+from project.messaging.registry import routing
 from tests.testapp.events import Pinged
 
 
@@ -97,7 +97,7 @@ def test_the_project_passes_its_own_system_checks() -> None:
 
 
 def test_the_system_check_flags_an_event_class_without_registration() -> None:
-    from project.messaging.checks import check_messages_registered
+    from project.messaging.registry.checks import check_messages_registered
 
     stray = type("StrayEvent", (Event,), {"__module__": "tests.testapp.events", "__annotations__": {"key": str}})
     try:

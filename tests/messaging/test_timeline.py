@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from orders.models import Order
 from orders.services import LineInput, order_place
 from project.messaging.models import DeadLetter, OutboxEvent
-from project.messaging.selectors import correlation_timeline, merge_timelines
+from project.messaging.operations.selectors import correlation_timeline, merge_timelines
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import CustomerFactory, KnownProductFactory, StaffFactory

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from articles.events import ArticlePublished
 from orders.events import OrderConfirmed, OrderFailed
-from project.messaging.events import Envelope, Message
-from project.messaging.outbox import publish
+from project.messaging.contract.events import Envelope, Message
+from project.messaging.outbox.publish import publish
 from users import services as users
 from users.events import EmailPreferences
 from users.models import UserProfile

@@ -6,7 +6,7 @@ import pytest
 
 from notifications.emails import explain_order_failure
 from notifications.models import Notification
-from project.messaging.consumer import Outcome, process
+from project.messaging.inbox.consumer import Outcome, process
 from project.messaging.models import DeadLetter, InboxRecord
 from project.messaging.testing import TestBus
 from tests.notifications.helpers import order_confirmed, order_failed, register

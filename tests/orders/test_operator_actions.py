@@ -17,7 +17,7 @@ from inventory.models import Reservation, StockItem
 from orders.models import Order, OrderSaga, SagaStep
 from orders.selectors import order_correlation_id, order_timeline
 from orders.services import LineInput, OrderError, order_place, order_saga_compensate, order_saga_retry_step
-from project.messaging.consumer import DeliveryAttempt
+from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.models import OutboxEvent
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory

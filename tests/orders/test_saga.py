@@ -15,7 +15,7 @@ from inventory.models import Reservation, StockItem
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
 from orders.services import LineInput, OrderError, order_cancel, order_place, order_sagas_expire_overdue
 from project.messaging.models import OutboxEvent
-from project.messaging.outbox import publish
+from project.messaging.outbox.publish import publish
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import KnownProductFactory

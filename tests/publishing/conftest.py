@@ -5,8 +5,8 @@ from collections.abc import Callable
 import pytest
 from django.db import transaction
 
-from project.messaging.events import Event
-from project.messaging.outbox import publish
+from project.messaging.contract.events import Event
+from project.messaging.outbox.publish import publish
 
 
 @pytest.fixture

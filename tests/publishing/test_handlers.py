@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from articles import services as authoring
-from project.messaging.consumer import Outcome
+from project.messaging.inbox.consumer import Outcome
 from project.messaging.models import OutboxEvent
 from project.messaging.testing import TestBus
 from publishing.models import PublicArticle

@@ -23,7 +23,8 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from project.messaging import relay
+    from project.messaging.outbox import relay
+
 
     linger = float(os.environ.get("RELIABILITY_RELAY_LINGER", "0"))
     state = Path(os.environ["RELIABILITY_RELAY_STATE"])

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from project.messaging.consumer import DeliveryAttempt
+from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.models import DeadLetter
-from project.messaging.relay import send_messages
+from project.messaging.outbox.relay import send_messages
 from tests.reliability.conftest import timings
 from tests.reliability.harness import System
 from tests.reliability.shop import Planted, Shop, run_stream
@@ -50,7 +50,7 @@ def poisons() -> list[tuple[Planted, str]]:
             Planted(
                 "inventory.reserve_order_line",
                 envelope("orders.ReserveStock", {"order_id": "not-a-uuid", "sku": "RARE-VASE"}),
-                "project.messaging.errors.InvalidPayload",
+                "project.messaging.contract.errors.InvalidPayload",
             ),
             "orders.ReserveStock: ",
         ),
@@ -58,7 +58,7 @@ def poisons() -> list[tuple[Planted, str]]:
             Planted(
                 "notifications.tell_customer_order_confirmed",
                 envelope("orders.OrderConfirmed", {"order_id": str(uuid.uuid4())}, version=99),
-                "project.messaging.errors.UnsupportedSchemaVersion",
+                "project.messaging.contract.errors.UnsupportedSchemaVersion",
             ),
             "v99 is newer than this code understands",
         ),
@@ -66,7 +66,7 @@ def poisons() -> list[tuple[Planted, str]]:
             Planted(
                 "publishing.show_published_article",
                 {"event_type": "articles.ArticlePublished", "payload": {"title": "no envelope around me"}},
-                "project.messaging.errors.InvalidPayload",
+                "project.messaging.contract.errors.InvalidPayload",
             ),
             "Malformed envelope",
         ),
@@ -74,7 +74,7 @@ def poisons() -> list[tuple[Planted, str]]:
             Planted(
                 "orders.advance_saga_on_stock_reserved",
                 envelope("inventory.StockTeleported", {"order_id": str(uuid.uuid4())}),
-                "project.messaging.errors.UnknownEventType",
+                "project.messaging.contract.errors.UnknownEventType",
             ),
             "Unknown event type 'inventory.StockTeleported'",
         ),

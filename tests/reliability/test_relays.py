@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from project.messaging.models import Delivery
-from project.messaging.relay import delivery_message, send_messages
+from project.messaging.outbox.relay import delivery_message, send_messages
 from tests.conftest import wait_until
 from tests.reliability.conftest import repeats, timings
 from tests.reliability.harness import Relay, System

@@ -20,7 +20,7 @@ from articles.models import Article
 from articles.services import article_create, article_publish, article_unpublish
 from orders.models import Order
 from orders.services import LineInput, order_place
-from project.messaging.context import correlation
+from project.messaging.contract.context import correlation
 from project.messaging.models import DeadLetter
 from tests.factories.inventory import StockItemFactory
 from tests.factories.notifications import NotificationFactory

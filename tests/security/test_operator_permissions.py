@@ -1,6 +1,6 @@
 """Operator powers need their model's permission, not just a staff account: reading dead letters
 needs ``messaging.view_deadletter`` (the admin's pages, and the dead letters in timelines),
-replaying and discarding them ``messaging.change_deadletter`` (project/messaging/admin.py; there is
+replaying and discarding them ``messaging.change_deadletter`` (project/messaging/operations/admin.py; there is
 no dead-letter endpoint in the API), running a saga by hand and cancelling orders from the admin
 ``orders.change_order`` (orders/admin.py, orders/api/views.py). Stock, articles and cancelling
 another customer's order through the API: test_staff_write_permissions.py.

@@ -1,15 +1,10 @@
-from django.apps import AppConfig
+from __future__ import annotations
+
+from project.messaging import DomainAppConfig
 
 
-class TestappConfig(AppConfig):
+class TestappConfig(DomainAppConfig):
     """A consumer app that exists only in tests, with handlers that misbehave on request."""
 
     name = "tests.testapp"
     label = "testapp"
-    default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from project.messaging.routing import subscribe
-        from tests.testapp import handlers
-
-        subscribe(self.label, handlers.SUBSCRIPTIONS)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from project.messaging.events import Event, message_type, upcaster
+from project.messaging.contract.events import Event, message_type, upcaster
 
 
 @message_type("testapp.Pinged", version=2, aggregate="tally", aggregate_id="key")

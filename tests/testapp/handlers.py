@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from project.messaging.errors import PermanentError, RetryableError
+from project.messaging.contract.errors import PermanentError, RetryableError
 from tests.testapp import services
 from tests.testapp.events import Pinged
 

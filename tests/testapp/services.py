@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import F
 
-from project.messaging.outbox import publish
+from project.messaging.outbox.publish import publish
 from tests.testapp.events import Pinged, Ponged
 from tests.testapp.models import Tally
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import template
 
-from project.messaging.health import messaging_state
+from project.messaging.operations.health import messaging_state
 
 register = template.Library()
 

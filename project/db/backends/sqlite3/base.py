@@ -2,9 +2,9 @@
 
 With ``transaction_mode`` IMMEDIATE every transaction takes the write lock at BEGIN. While
 another connection holds it, SQLite's default busy handler sleeps 1, 2, 5, 10, 15, 20, 25... ms
-between tries, so when several workers write at once a waiter usually wakes several
-milliseconds after the lock was freed: the benchmark measured handled messages taking 7-8 ms of
-wall time for about 2 ms of work. Here BEGIN is retried every 0.1 ms, growing to 2 ms, until the
+between tries, so when several workers write at once a waiter usually wakes long after the lock
+was freed, and a handled message spends more time waiting than working (docs/performance.md,
+"Why the code is as it is: measured"). Here BEGIN is retried every 0.1 ms, growing to 2 ms, until the
 busy timeout (``OPTIONS["timeout"]``) runs out, and then fails as SQLite would ("database is
 locked"). Every other statement keeps SQLite's own busy timeout.
 """
@@ -39,8 +39,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
             except OperationalError as exc:
                 if not _is_busy(exc):
                     raise
-            # Busy: poll on the raw connection, a few microseconds of CPU per try (a Django
-            # cursor and its error wrapping cost ten times that, on every poll of a long wait).
+            # Busy: poll on the raw connection, which costs next to nothing per try; a Django
+            # cursor and its error wrapping would be paid again on every poll of a long wait.
             while True:
                 if time.monotonic() + delay > deadline:
                     raise OperationalError("database is locked")

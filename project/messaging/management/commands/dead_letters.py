@@ -6,13 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.db import connections
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from project.management import DomainCommand
-from project.messaging import services
 from project.messaging.models import DeadLetter
+from project.messaging.operations import services
+from project.messaging.registry.databases import messaging_databases
 
 OPEN = [DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING]
 
@@ -71,7 +71,7 @@ class Command(DomainCommand):
 
     def _select(self, ids: list[int], opts: dict[str, Any], open_only: bool) -> list[Any]:
         result = []
-        for alias in connections:
+        for alias in messaging_databases():
             qs = DeadLetter.objects.using(alias).all()
             if open_only:
                 qs = qs.filter(status__in=OPEN)

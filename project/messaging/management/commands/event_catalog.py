@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from project.messaging.catalog import catalog_entries, render
+from project.messaging.operations.catalog import catalog_entries, render
 
 MAX_DIFF_LINES = 60
 

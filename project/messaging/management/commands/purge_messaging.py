@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from project.messaging.services import messaging_purge_expired
+from project.messaging.operations.services import messaging_purge_expired
 
 
 class Command(BaseCommand):

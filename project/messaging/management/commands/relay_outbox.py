@@ -9,7 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from project.messaging.relay import sweep
+from project.messaging.outbox.relay import sweep
+from project.messaging.registry.databases import messaging_databases
 
 
 class Command(BaseCommand):
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--database", action="append", help="Database alias (default: all).")
 
     def handle(self, *args: Any, loop: bool, interval: float, database: list[str] | None, **options: Any) -> None:
-        aliases = database or list(connections)
+        aliases = database or messaging_databases()
         unknown = [a for a in aliases if a not in connections]
         if unknown:
             raise CommandError(f"Unknown database alias: {', '.join(unknown)}")

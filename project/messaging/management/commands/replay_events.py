@@ -9,8 +9,8 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from project.management import DomainCommand
-from project.messaging import services
-from project.messaging.projections import all_projections, projection_named
+from project.messaging.operations import services
+from project.messaging.registry.projections import all_projections, projection_named
 
 
 class Command(DomainCommand):

@@ -17,8 +17,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import BooleanField, F, Q, QuerySet
@@ -26,18 +27,20 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from project.messaging import metrics
-from project.messaging.consumer import DeliveryAttempt
-from project.messaging.databases import db_for_app
+from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
-
-if TYPE_CHECKING:
-    from project.messaging.outbox import CommittedDelivery
+from project.messaging.registry.databases import database_for
 
 logger = logging.getLogger(__name__)
 
 
-def delivery_task_name(queue: str) -> str:
-    return f"{queue}.deliver"
+@dataclass(frozen=True)
+class CommittedDelivery:
+    """A delivery written by a transaction, kept in memory to be sent once it commits."""
+
+    delivery_id: int
+    queue: str
+    kwargs: dict[str, Any]
 
 
 def delivery_message(delivery: Delivery) -> dict:
@@ -56,11 +59,12 @@ def send_messages(messages: Sequence[tuple[str, dict]]) -> None:
     Each is a Celery task message built and published by Celery's own AMQP layer
     (``create_task_message``, ``send_task_message``: protocol 2, the publish signals, task-sent
     events when enabled), without ``send_task``'s routing, result object and parent-task
-    bookkeeping, which a delivery needs none of (measured in one process: 350 instead of 400 us
-    of CPU per message sent).
-    """
-    from project.celery import app
+    bookkeeping, which a delivery needs none of (docs/performance.md).
 
+    The app is Celery's current one (project.celery makes itself current), not an import of
+    project.celery: the messaging layer sits below the project that configures it.
+    """
+    app = current_app._get_current_object()
     amqp = app.amqp
     with app.producer_or_acquire() as producer, producer.batch(max_size=max(1, len(messages))):
         for queue, kwargs in messages:
@@ -130,9 +134,9 @@ def open_deliveries(using: str) -> QuerySet[Delivery]:
 
     SQLite uses a partial index only when the query repeats the index's condition with literal
     values (it never matches bound parameters against it), so the condition is added here as
-    literal SQL; without it, looking for pending or stale deliveries scans the whole table
-    (about 150 ms per query once it holds a million processed rows). PostgreSQL needs no help
-    and is not hindered by it.
+    literal SQL; without it, looking for pending or stale deliveries scans the whole table, which
+    grows with every processed delivery (docs/performance.md). PostgreSQL needs no help and is
+    not hindered by it.
     """
     ops = connections[using].ops
     table, status = ops.quote_name(Delivery._meta.db_table), ops.quote_name("status")
@@ -143,7 +147,7 @@ def open_deliveries(using: str) -> QuerySet[Delivery]:
 
 # After the broker refused a send, sending after commit pauses in this process for
 # MESSAGING_SEND_PAUSE_AFTER_FAILURE seconds: every commit would otherwise wait for the broker's
-# connection attempts (about 6 s with Redis down), a request with it. Deliveries stay pending
+# connection attempts with Redis down (docs/performance.md), a request with it. Deliveries stay pending
 # meanwhile; the relay loop sends them once the broker is back.
 _send_paused_until = 0.0
 
@@ -157,7 +161,7 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
     """Send the deliveries a transaction just committed, from memory, as one pipeline. Never
     raises: the relay loop and the sweep send whatever this could not.
 
-    The rows were written as sent in the committed transaction (outbox._hand_over_on_commit), so
+    The rows were written as sent in the committed transaction (publish._hand_over_on_commit), so
     nothing is read or written here when the broker takes them. When it does not (or sending
     paused after a failure meanwhile), they are put back to pending for the relay loop.
     """
@@ -279,7 +283,7 @@ def _consumer_outcomes(
 ) -> tuple[set[tuple[str, uuid.UUID]], set[tuple[str, uuid.UUID]]]:
     by_db: dict[str, list[Delivery]] = {}
     for d in deliveries:
-        by_db.setdefault(db_for_app(d.queue), []).append(d)
+        by_db.setdefault(database_for(d.queue), []).append(d)
     processed: set[tuple[str, uuid.UUID]] = set()
     dead: set[tuple[str, uuid.UUID]] = set()
     for db, items in by_db.items():

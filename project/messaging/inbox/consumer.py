@@ -11,6 +11,7 @@ import logging
 import random
 import time
 import traceback
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,13 +26,15 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from project.messaging import metrics, statements
-from project.messaging.context import handling
-from project.messaging.databases import db_for_app
-from project.messaging.errors import PermanentError, RetryableError
-from project.messaging.events import Envelope, decode
+from project.messaging import metrics
+from project.messaging.contract.context import handling
+from project.messaging.contract.delivery import DeliveryAttempt
+from project.messaging.contract.errors import PermanentError
+from project.messaging.contract.events import Envelope, decode
 from project.messaging.models import DeadLetter, Delivery
-from project.messaging.routing import subscription
+from project.messaging.outbox import statements
+from project.messaging.registry.databases import database_for
+from project.messaging.registry.routing import subscription
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ logger = logging.getLogger(__name__)
 # unknown event type or version, a domain rule, a bug) cannot be fixed by waiting: it is
 # dead-lettered at once, for an operator to fix the cause and replay.
 DEFAULT_TRANSIENT_ERRORS: tuple[str, ...] = (
-    "project.messaging.errors.RetryableError",
+    "project.messaging.contract.errors.RetryableError",
     "django.db.OperationalError",  # database down, lock timeout, deadlock, "database is locked"
     "django.db.InterfaceError",  # connection closed under us
     "redis.exceptions.ConnectionError",
@@ -69,30 +72,6 @@ class Result:
     error: str = ""
 
 
-@dataclass(frozen=True)
-class DeliveryAttempt:
-    """One attempt at one delivery, as carried by a Celery message (all JSON types)."""
-
-    envelope: dict[str, Any]
-    handler: str
-    delivery_id: int | None = None
-    producer_db: str | None = None
-    attempt: int = 1
-    first_failed_at: str | None = None
-    # In-process only (not a task argument): an operator's replay, which may close a dead letter.
-    replay: bool = False
-
-    def task_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of the "<queue>.deliver" Celery task for this delivery."""
-        return {
-            "envelope": self.envelope,
-            "handler": self.handler,
-            "delivery_id": self.delivery_id,
-            "producer_db": self.producer_db,
-            "first_failed_at": self.first_failed_at,
-        }
-
-
 def process(attempt: DeliveryAttempt) -> Result:
     """Apply one delivery: run its handler once, in one transaction with its inbox record."""
     started = time.perf_counter()
@@ -116,13 +95,13 @@ def _process(attempt: DeliveryAttempt) -> Result:
     except Exception as exc:
         return _fail(attempt, exc, db=_db_of_handler(attempt.handler))
 
-    db = db_for_app(sub.app_label)
+    db = database_for(sub.app_label)
     # The producer's delivery record is marked in the handler's own transaction when both live
     # in one database (one commit instead of two), otherwise right after it.
     mark_inside = attempt.delivery_id is not None and (attempt.producer_db or "default") == db
     inbox_written = False
     try:
-        with transaction.atomic(using=db), handling(envelope, attempt=attempt.attempt):
+        with transaction.atomic(using=db), handling(envelope):
             # The unique (handler, event_id) constraint is the exactly-once guarantee: a
             # concurrent duplicate waits here for the first to commit, then fails the insert,
             # which rolls back this whole transaction (nothing else was done in it yet). The
@@ -291,8 +270,6 @@ def _innermost_project_frame(tb: TracebackType | None) -> str:
 
 
 def _event_id_or_none(raw: dict) -> Any:
-    import uuid
-
     try:
         return uuid.UUID(str(raw.get("event_id")))
     except ValueError:
@@ -301,7 +278,7 @@ def _event_id_or_none(raw: dict) -> Any:
 
 
 def _db_of_handler(handler: str) -> str:
-    return db_for_app(handler.split(".", 1)[0])
+    return database_for(handler.split(".", 1)[0])
 
 
 def _mark_delivery(attempt: DeliveryAttempt, status: str) -> None:
@@ -323,4 +300,4 @@ def _mark_delivery_row(attempt: DeliveryAttempt, status: str) -> None:
     )
 
 
-__all__ = ["DeliveryAttempt", "Outcome", "Result", "process", "RetryableError"]
+__all__ = ["Outcome", "Result", "is_transient", "process", "retry_countdown"]

@@ -1,14 +1,17 @@
 """Projections a consumer app can rebuild from the event log (``manage.py replay_events --from-scratch``).
 
 A projection is a local table built only from events by some of an app's handlers. The app
-registers it in ``AppConfig.ready()``, after its SUBSCRIPTIONS, with the handlers that build it
-and a ``reset`` callable that empties it::
+declares it on its ``DomainAppConfig``, which registers it after the SUBSCRIPTIONS, with the
+handlers that build it and a ``reset`` callable that empties it::
 
-    register_projection(
-        "notifications", "recipients",
-        handlers=[handlers.add_recipient_when_user_registered, handlers.update_recipient_email, ...],
-        reset=services.recipients_reset,
-    )
+    class NotificationsConfig(DomainAppConfig):
+        name = "notifications"
+        projections = {
+            "recipients": {
+                "handlers": ["add_recipient_when_user_registered", "update_recipient_email", ...],
+                "reset": "services.recipients_reset",
+            }
+        }
 
 A rebuild runs ``reset`` and deletes those handlers' inbox records, then replays their events in
 ``occurred_at`` order, all in one transaction on the app's database. Every handler of a
@@ -21,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from project.messaging.errors import SubscriptionError
-from project.messaging.routing import Handler, all_subscriptions
+from project.messaging.contract.errors import SubscriptionError
+from project.messaging.registry.routing import Handler, all_subscriptions
 
 
 @dataclass(frozen=True)

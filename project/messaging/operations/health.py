@@ -1,6 +1,6 @@
 """The state of the messaging layer right now: what an operator checks first.
 
-Read by the admin index panel and by the Prometheus collector (project.messaging.monitoring).
+Read by the admin index panel and by the Prometheus collector (project.messaging.operations.monitoring).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
-from django.db import connections
 from django.db.models import Count, Min
 from django.utils import timezone
 
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
-from project.messaging.relay import open_deliveries
+from project.messaging.outbox.relay import open_deliveries
+from project.messaging.registry.databases import messaging_databases
 
 logger = logging.getLogger(__name__)
 
@@ -79,4 +79,5 @@ def queue_lengths() -> dict[str, int] | None:
 
 
 def messaging_state() -> MessagingState:
-    return MessagingState(databases=[database_state(alias) for alias in connections], queue_lengths=queue_lengths())
+    databases = [database_state(alias) for alias in messaging_databases()]
+    return MessagingState(databases=databases, queue_lengths=queue_lengths())

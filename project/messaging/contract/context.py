@@ -11,24 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from project.messaging.events import Envelope
+from project.messaging.contract.events import Envelope
 
 _handling: ContextVar[Envelope | None] = ContextVar("messaging_handling", default=None)
-_attempt: ContextVar[int] = ContextVar("messaging_attempt", default=0)
 _correlation_id: ContextVar[uuid.UUID | None] = ContextVar("messaging_correlation_id", default=None)
 
 
 def current_envelope() -> Envelope | None:
     """The envelope of the message the current handler is processing, if any."""
     return _handling.get()
-
-
-def current_attempt() -> int:
-    """Which attempt at the current delivery this is (1 for the first), 0 outside a handler.
-
-    A handler may compare it with settings.MESSAGING_MAX_ATTEMPTS to act on its last attempt.
-    """
-    return _attempt.get()
 
 
 def current_correlation_id() -> uuid.UUID | None:
@@ -39,13 +30,12 @@ def current_correlation_id() -> uuid.UUID | None:
 
 
 @contextmanager
-def handling(envelope: Envelope, attempt: int = 1) -> Iterator[None]:
-    token, attempt_token = _handling.set(envelope), _attempt.set(attempt)
+def handling(envelope: Envelope) -> Iterator[None]:
+    token = _handling.set(envelope)
     try:
         yield
     finally:
         _handling.reset(token)
-        _attempt.reset(attempt_token)
 
 
 @contextmanager

@@ -1,13 +1,12 @@
 """Who receives what: each consumer app's SUBSCRIPTIONS map, registered and validated at start-up.
 
-A consumer app ends its ``handlers.py`` with a literal map and registers it in ``ready()``::
+A consumer app ends its ``handlers.py`` with a literal map, which its AppConfig, a
+``DomainAppConfig`` (registry.domain_apps), registers with ``subscribe()`` at start-up::
 
     SUBSCRIPTIONS = {OrderPlaced: [reserve_stock_for_order]}
 
-    class InventoryConfig(AppConfig):
-        def ready(self):
-            from inventory import handlers
-            subscribe("inventory", handlers.SUBSCRIPTIONS)
+    class InventoryConfig(DomainAppConfig):
+        name = "inventory"
 
 Every (event, handler) pair becomes its own Celery message on the consumer app's queue (named
 after the app), so a slow or failing consumer never holds back another.
@@ -21,8 +20,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from project.messaging.errors import SubscriptionError, UnknownHandler
-from project.messaging.events import Message, registered_types
+from project.messaging.contract.errors import SubscriptionError, UnknownHandler
+from project.messaging.contract.events import Message, registered_types
 
 Handler = Callable[[Message], None]
 

@@ -3,7 +3,7 @@
 A dead letter keeps the event's payload and the handler's error, and either may quote a
 customer's email address: reading them needs ``messaging.view_deadletter`` (or
 ``messaging.change_deadletter``, which implies it, as everywhere in Django's admin). Replaying and
-discarding them needs ``messaging.change_deadletter`` (project/messaging/admin.py).
+discarding them needs ``messaging.change_deadletter`` (project/messaging/operations/admin.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 
-from project.messaging.selectors import TimelineEntry
+from project.messaging.operations.selectors import TimelineEntry
 
 VIEW_DEAD_LETTERS = "messaging.view_deadletter"
 CHANGE_DEAD_LETTERS = "messaging.change_deadletter"

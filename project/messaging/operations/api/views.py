@@ -9,9 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.messaging import selectors
-from project.messaging.api.serializers import CorrelationTimelineSerializer
-from project.messaging.permissions import timeline_for
+from project.messaging.operations import selectors
+from project.messaging.operations.api.serializers import CorrelationTimelineSerializer
+from project.messaging.operations.permissions import timeline_for
 
 
 class CorrelationTimelineView(APIView):

@@ -4,21 +4,23 @@ into a handler (or rebuild a projection from scratch), purge old rows."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from project.errors import DomainError
-from project.messaging import consumer, selectors
-from project.messaging.databases import db_for_app
+from project.messaging.contract.delivery import DeliveryAttempt
+from project.messaging.inbox import consumer
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
-from project.messaging.projections import Projection, projection_of
-from project.messaging.relay import send_messages
-from project.messaging.routing import Subscription, all_subscriptions
+from project.messaging.operations import selectors
+from project.messaging.outbox.relay import send_messages
+from project.messaging.registry.databases import database_for, messaging_databases
+from project.messaging.registry.projections import Projection, projection_of
+from project.messaging.registry.routing import Subscription, all_subscriptions
 
 
 class DeadLetterStateError(DomainError):
@@ -29,7 +31,7 @@ class DeadLetterStateError(DomainError):
 
 def _dead_letter_db(dead_letter_id: int) -> str:
     # A dead letter lives on its consumer's database; look on each until found.
-    for alias in connections:
+    for alias in messaging_databases():
         if DeadLetter.objects.using(alias).filter(pk=dead_letter_id).exists():
             return alias
     raise DeadLetter.DoesNotExist(f"No dead letter #{dead_letter_id}.")
@@ -65,21 +67,17 @@ def dead_letter_replay(*, dead_letter_id: int, inline: bool = False) -> DeadLett
     return letter
 
 
-def _replay_attempt(letter: DeadLetter) -> consumer.DeliveryAttempt:
+def _replay_attempt(letter: DeadLetter) -> DeliveryAttempt:
     producer = str(letter.envelope.get("producer", "")) if isinstance(letter.envelope, dict) else ""
-    return consumer.DeliveryAttempt(
+    return DeliveryAttempt(
         envelope=letter.envelope,
         handler=letter.handler,
         delivery_id=letter.delivery_id,
-        producer_db=db_for_app(producer) if producer else None,
+        producer_db=database_for(producer) if producer else None,
         # It failed before: the consumer closes the dead letter when this attempt succeeds.
         first_failed_at=letter.first_failed_at.isoformat(),
         replay=True,
     )
-
-
-def dead_letter_replay_many(*, dead_letter_ids: Iterable[int], inline: bool = False) -> list[DeadLetter]:
-    return [dead_letter_replay(dead_letter_id=pk, inline=inline) for pk in dead_letter_ids]
 
 
 def dead_letter_replay_group(*, fingerprint: str, inline: bool = False) -> list[DeadLetter]:
@@ -167,13 +165,13 @@ def _projection_to_reset(handler_names: Sequence[str]) -> Projection:
 
 
 def _deliver_inline(event: OutboxEvent, handler: str, *, retry: bool) -> consumer.Result:
-    attempt = consumer.DeliveryAttempt(envelope=event.envelope().to_json(), handler=handler)
+    attempt = DeliveryAttempt(envelope=event.envelope().to_json(), handler=handler)
     while True:
         result = consumer.process(attempt)
         if result.outcome is not consumer.Outcome.RETRY or not retry:
             return result
         time.sleep(min(result.countdown, 5.0))
-        attempt = consumer.DeliveryAttempt(
+        attempt = DeliveryAttempt(
             **{**attempt.__dict__, "attempt": attempt.attempt + 1, "first_failed_at": result.first_failed_at}
         )
 
@@ -224,7 +222,7 @@ def events_replay(
         for event, name in plan:
             _count(report, event, name, _deliver_inline(event, name, retry=True))
         return report
-    db = db_for_app(projection.app_label)
+    db = database_for(projection.app_label)
     with transaction.atomic(using=db, durable=True):
         projection.reset()
         report.inbox_records_deleted, _ = InboxRecord.objects.using(db).filter(handler__in=projection.handlers).delete()
@@ -241,7 +239,7 @@ def events_replay(
 
 
 def _check_log_complete(projection: Projection, logged: set) -> None:
-    db = db_for_app(projection.app_label)
+    db = database_for(projection.app_label)
     applied = set(
         InboxRecord.objects.using(db).filter(handler__in=projection.handlers).values_list("event_id", flat=True)
     )
@@ -272,7 +270,7 @@ def messaging_purge_expired(*, older_than_days: int | None = None, chunk: int = 
     cutoff = timezone.now() - timedelta(days=days)
     purged = {"outbox_events": 0, "inbox_records": 0, "dead_letters": 0}
     open_statuses = [Delivery.Status.PENDING, Delivery.Status.SENT, Delivery.Status.DEAD_LETTERED]
-    for alias in connections:
+    for alias in messaging_databases():
         events = (
             OutboxEvent.objects.using(alias)
             .filter(occurred_at__lt=cutoff)

@@ -5,34 +5,24 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from project.messaging import metrics, statements
-from project.messaging.consumer import DeliveryAttempt
-from project.messaging.context import current_correlation_id, current_envelope
-from project.messaging.databases import db_for_app
-from project.messaging.errors import NotInTransaction
-from project.messaging.events import Envelope, Message
+from project.messaging import metrics
+from project.messaging.contract.context import current_correlation_id, current_envelope
+from project.messaging.contract.delivery import DeliveryAttempt
+from project.messaging.contract.errors import NotInTransaction
+from project.messaging.contract.events import Envelope, Message
 from project.messaging.models import Delivery
-from project.messaging.routing import subscriptions_for
+from project.messaging.outbox import relay, statements
+from project.messaging.registry.databases import database_for
+from project.messaging.registry.routing import subscriptions_for
 
 # The correlation id of the transaction in progress on each connection of this thread.
 _correlation_markers = threading.local()
-
-
-@dataclass(frozen=True)
-class CommittedDelivery:
-    """A delivery written by a transaction, kept in memory to be sent once it commits."""
-
-    delivery_id: int
-    queue: str
-    kwargs: dict[str, Any]
 
 
 def publish(message: Message, *, aggregate_version: int | None = None) -> Envelope:
@@ -54,7 +44,7 @@ def publish_many(
         return []
     versions = list(aggregate_versions) if aggregate_versions is not None else [None] * len(messages)
     producer = messages[0].producer()
-    using = db_for_app(producer)
+    using = database_for(producer)
     if not connections[using].in_atomic_block:
         raise NotInTransaction(
             f"publish({type(messages[0]).__name__}) outside a transaction on {using!r}: wrap the service "
@@ -65,7 +55,7 @@ def publish_many(
     for message, aggregate_version in zip(messages, versions, strict=True):
         if not message.event_type:
             raise TypeError(f"{type(message).__qualname__} has no @message_type registration.")
-        if db_for_app(message.producer()) != using:
+        if database_for(message.producer()) != using:
             raise ValueError("publish_many() takes messages of producers sharing one database.")
         event_id = uuid.uuid4()
         envelope = Envelope(
@@ -124,7 +114,7 @@ def publish_many(
         _send_on_commit(
             using,
             [
-                CommittedDelivery(
+                relay.CommittedDelivery(
                     delivery_id=delivery_id,
                     queue=sub.queue,
                     kwargs=DeliveryAttempt(
@@ -156,16 +146,14 @@ def _hand_over_on_commit(using: str) -> bool:
     (left pending for the relay loop) while sending after commit is off or paused after a broker
     failure, or on a database that does not return the ids of bulk-inserted rows.
     """
-    from project.messaging.relay import sending_paused
-
     return (
         settings.MESSAGING_SEND_ON_COMMIT
         and connections[using].features.can_return_rows_from_bulk_insert
-        and not sending_paused()
+        and not relay.sending_paused()
     )
 
 
-def _send_on_commit(using: str, deliveries: list[CommittedDelivery]) -> None:
+def _send_on_commit(using: str, deliveries: list[relay.CommittedDelivery]) -> None:
     """Send these messages, kept as they will travel, once this transaction commits.
 
     One on_commit callback per publishing call: Django drops the callbacks of a savepoint or
@@ -201,7 +189,5 @@ def _start_transaction_correlation(using: str, correlation_id: uuid.UUID) -> Non
     transaction.on_commit(marker, using=using)
 
 
-def _send_committed(using: str, deliveries: list[CommittedDelivery]) -> None:
-    from project.messaging.relay import send_committed
-
-    send_committed(using=using, deliveries=deliveries)
+def _send_committed(using: str, deliveries: list[relay.CommittedDelivery]) -> None:
+    relay.send_committed(using=using, deliveries=deliveries)

@@ -1,9 +1,9 @@
 """The messaging layer's fixed statements, built once per database instead of once per message.
 
 Every handled message runs the same few statements: the inbox insert and the delivery mark, and
-for each publishing call the outbox and delivery inserts. Through the ORM each costs 80-140 us of
-CPU to build (a query object, its compiler, model instances) for about 20 us of executing it; on
-this workload that was a tenth of a worker's time (docs/performance.md). Here the SQL text is
+for each publishing call the outbox and delivery inserts. Through the ORM, building each (a query
+object, its compiler, model instances) costs the CPU several times over what executing it does,
+on every message (docs/performance.md, "Why the code is as it is: measured"). Here the SQL text is
 built once per database from the models' own metadata (table and column names), and every
 value is converted by its model field exactly as the ORM would (UUIDs as hex on SQLite, JSON
 through the database's adapter, aware datetimes as the backend wants them), so the rows are the

@@ -10,8 +10,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
-from project.messaging.events import Command, Event, Message, registered_types
-from project.messaging.routing import all_subscriptions
+from project.messaging.contract.events import Command, Event, Message, registered_types
+from project.messaging.registry.routing import all_subscriptions
 
 _BASES = {Message, Event, Command}
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from project.messaging.errors import (
+from project.messaging.contract.errors import (
     EventDefinitionError,
     InvalidPayload,
     UnknownEventType,

@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from django.db import connections
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
+from project.messaging.registry.databases import messaging_databases
 
 EntryKind = Literal["event", "delivery", "inbox", "dead_letter", "saga_step"]
 OPEN_DEAD_LETTER = (DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING)
@@ -90,13 +90,9 @@ def merge_timelines(*parts: Iterable[TimelineEntry]) -> list[TimelineEntry]:
     return sorted(merged, key=_sort_key)
 
 
-def _aliases() -> list[str]:
-    return list(connections)
-
-
 def _events_for(correlation_ids: Sequence[uuid.UUID]) -> list[OutboxEvent]:
     events = []
-    for alias in _aliases():
+    for alias in messaging_databases():
         events.extend(
             OutboxEvent.objects.using(alias)
             .filter(correlation_id__in=correlation_ids)
@@ -203,7 +199,7 @@ def correlations_timeline(correlation_ids: Sequence[uuid.UUID]) -> list[Timeline
         entries.append(_event_entry(event, deliveries))
         entries.extend(_delivery_entry(event, d) for d in deliveries)
     event_ids = list(occurred)
-    for alias in _aliases():
+    for alias in messaging_databases():
         inbox = InboxRecord.objects.using(alias).filter(event_id__in=event_ids)
         entries.extend(_inbox_entry(record, occurred) for record in inbox)
         letters = DeadLetter.objects.using(alias).filter(Q(correlation_id__in=ids) | Q(event_id__in=event_ids))
@@ -223,7 +219,7 @@ def aggregate_correlation_ids(*, aggregate_type: str, aggregate_id: str) -> list
     expired by the beat): merge their timelines to see all of it.
     """
     found: dict[uuid.UUID, datetime] = {}
-    for alias in _aliases():
+    for alias in messaging_databases():
         rows = (
             OutboxEvent.objects.using(alias)
             .filter(aggregate_type=aggregate_type, aggregate_id=aggregate_id)
@@ -237,9 +233,15 @@ def aggregate_correlation_ids(*, aggregate_type: str, aggregate_id: str) -> list
     return sorted(found, key=found.__getitem__)
 
 
+def aggregate_timeline(*, aggregate_type: str, aggregate_id: str) -> list[TimelineEntry]:
+    """Every event, delivery, inbox record and dead letter of one aggregate, in time order: the
+    timelines of all the chains that published an event about it, merged."""
+    return correlations_timeline(aggregate_correlation_ids(aggregate_type=aggregate_type, aggregate_id=aggregate_id))
+
+
 def first_correlation_id(*, aggregate_type: str, aggregate_id: str, event_type: str) -> uuid.UUID | None:
     """The correlation id of the first event of ``event_type`` about an aggregate (None if none)."""
-    for alias in _aliases():
+    for alias in messaging_databases():
         cid = (
             OutboxEvent.objects.using(alias)
             .filter(aggregate_type=aggregate_type, aggregate_id=aggregate_id, event_type=event_type)
@@ -273,7 +275,7 @@ class DeadLetterGroup:
 def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
     """Dead letters grouped by fingerprint, the most frequent cause first."""
     merged: dict[str, dict[str, Any]] = {}
-    for alias in _aliases():
+    for alias in messaging_databases():
         qs: QuerySet[DeadLetter] = DeadLetter.objects.using(alias).all()
         if open_only:
             qs = qs.filter(status__in=OPEN_DEAD_LETTER)
@@ -326,7 +328,7 @@ def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
 def dead_letters_open(*, fingerprint: str | None = None) -> list[DeadLetter]:
     """Open dead letters (dead or replay sent), on every database, newest failure first."""
     letters: list[DeadLetter] = []
-    for alias in _aliases():
+    for alias in messaging_databases():
         qs = DeadLetter.objects.using(alias).filter(status__in=OPEN_DEAD_LETTER)
         if fingerprint is not None:
             qs = qs.filter(fingerprint=fingerprint)
@@ -337,7 +339,7 @@ def dead_letters_open(*, fingerprint: str | None = None) -> list[DeadLetter]:
 def events_for_replay(*, event_types: Sequence[str], since: datetime | None = None) -> list[OutboxEvent]:
     """Events of these types from the outbox (the event log), oldest first, from every database."""
     events: list[OutboxEvent] = []
-    for alias in _aliases():
+    for alias in messaging_databases():
         qs = OutboxEvent.objects.using(alias).filter(event_type__in=event_types)
         if since is not None:
             qs = qs.filter(occurred_at__gte=since)

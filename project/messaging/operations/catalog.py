@@ -27,8 +27,8 @@ import yaml
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from project.messaging.events import Command, Envelope, Event, Message, registered_types
-from project.messaging.routing import all_subscriptions
+from project.messaging.contract.events import Command, Envelope, Event, Message, registered_types
+from project.messaging.registry.routing import all_subscriptions
 
 MARKDOWN_FILE = "events.md"
 ASYNCAPI_FILE = "asyncapi.yaml"

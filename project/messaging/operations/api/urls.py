@@ -1,6 +1,6 @@
 from django.urls import path
 
-from project.messaging.api.views import CorrelationTimelineView
+from project.messaging.operations.api.views import CorrelationTimelineView
 
 urlpatterns = [
     path(

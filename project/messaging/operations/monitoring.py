@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from project.messaging.health import messaging_state
+from project.messaging.operations.health import messaging_state
 
 
 class MessagingStateCollector(Collector):

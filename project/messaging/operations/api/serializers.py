@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 
 class TimelineEntrySerializer(serializers.Serializer):
-    """One row of a timeline (project.messaging.selectors.TimelineEntry)."""
+    """One row of a timeline (project.messaging.operations.selectors.TimelineEntry)."""
 
     at = serializers.DateTimeField()
     kind = serializers.CharField()

@@ -1,0 +1,314 @@
+"""Admin views of the messaging tables. Actions call services; nothing edits rows by hand.
+
+Beyond the tables: the timeline of a correlation id (linked from outbox events and dead
+letters), dead letters grouped by fingerprint (replay a whole group), and replay or discard of
+one letter (discarding asks for a reason on a confirmation page; the row is kept).
+
+Reading the dead letters (their payloads and errors may quote a customer's email address) needs
+``messaging.view_deadletter``: without it the list, the pages and the groups answer 403 and the
+timelines leave the dead letters out (project/messaging/operations/permissions.py). Replaying and discarding
+them is an operator's power, given by ``messaging.change_deadletter`` (which implies reading; the
+actions are not offered without it, and the replay and discard views answer 403).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from project.admin import DomainErrorAdmin
+from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
+from project.messaging.operations import selectors, services
+from project.messaging.operations.permissions import timeline_for
+from project.messaging.operations.selectors import TimelineEntry
+
+
+class ReadOnlyAdmin(DomainErrorAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def correlation_timeline_url(correlation_id: uuid.UUID | str) -> str:
+    return reverse("admin:messaging_correlation_timeline", args=[str(correlation_id)])
+
+
+def render_timeline(
+    request: HttpRequest,
+    *,
+    admin_site: admin.AdminSite,
+    title: str,
+    entries: Sequence[TimelineEntry],
+    extra: dict[str, Any] | None = None,
+    template: str = "admin/messaging/timeline.html",
+) -> TemplateResponse:
+    """Render timeline rows in the admin (domain apps' admins use it for their own timelines)."""
+    entries = timeline_for(request.user, entries)  # dead letters only to who may read them
+    start = entries[0].at if entries else None
+    rows = [
+        {
+            "entry": entry,
+            "offset_ms": round((entry.at - start).total_seconds() * 1000) if start else 0,
+            "dead_letter_url": (
+                reverse("admin:messaging_deadletter_change", args=[entry.ref]) if entry.kind == "dead_letter" else ""
+            ),
+            "event_url": (
+                reverse("admin:messaging_outboxevent_change", args=[str(entry.event_id)])
+                if entry.kind == "event"
+                else ""
+            ),
+        }
+        for entry in entries
+    ]
+    context = {
+        **admin_site.each_context(request),
+        "title": title,
+        "rows": rows,
+        "open_dead_letters": [r for r in rows if r["entry"].kind == "dead_letter" and r["entry"].status == "dead"],
+        **(extra or {}),
+    }
+    return TemplateResponse(request, template, context)
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    can_delete = False
+    fields = ("handler", "queue", "status", "send_count", "last_sent_at", "processed_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    list_display = ("event_type", "aggregate_type", "aggregate_id", "occurred_at", "correlation_id", "timeline")
+    list_filter = ("event_type", "producer")
+    search_fields = ("=event_id", "=correlation_id", "aggregate_id")
+    date_hierarchy = "occurred_at"
+    inlines = [DeliveryInline]
+
+    @admin.display(description="timeline")
+    def timeline(self, event: OutboxEvent) -> str:
+        return format_html('<a href="{}">timeline</a>', correlation_timeline_url(event.correlation_id))
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "correlations/<uuid:correlation_id>/timeline/",
+                self.admin_site.admin_view(self.correlation_timeline_view),
+                name="messaging_correlation_timeline",
+            ),
+            *super().get_urls(),
+        ]
+
+    def correlation_timeline_view(self, request: HttpRequest, correlation_id: uuid.UUID) -> HttpResponse:
+        return render_timeline(
+            request,
+            admin_site=self.admin_site,
+            title=f"Timeline of correlation {correlation_id}",
+            entries=selectors.correlation_timeline(correlation_id),
+            extra={"correlation_id": correlation_id, "opts": self.model._meta},
+        )
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("event", "handler", "status", "send_count", "last_sent_at", "processed_at")
+    list_filter = ("status", "queue", "handler")
+    search_fields = ("=event__event_id",)
+    list_select_related = ("event",)
+
+
+@admin.register(InboxRecord)
+class InboxRecordAdmin(ReadOnlyAdmin):
+    list_display = ("handler", "event_type", "event_id", "processed_at")
+    list_filter = ("handler",)
+    search_fields = ("=event_id",)
+
+
+class DiscardForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        max_length=2000,
+        help_text="Recorded with the dead letter, which is kept (discarded, never deleted).",
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why these dead letters are given up.")
+        return reason
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "handler",
+        "event_type",
+        "error_type",
+        "status",
+        "attempts",
+        "replay_count",
+        "fingerprint_link",
+        "first_failed_at",
+        "last_failed_at",
+        "timeline",
+    )
+    list_filter = ("status", "handler", "event_type", "permanent")
+    search_fields = ("=event_id", "=correlation_id", "=fingerprint", "error_message")
+    actions = ["replay", "discard"]
+    change_list_template = "admin/messaging/deadletter/change_list.html"
+    change_form_template = "admin/messaging/deadletter/change_form.html"
+
+    @admin.display(description="fingerprint", ordering="fingerprint")
+    def fingerprint_link(self, letter: DeadLetter) -> str:
+        url = reverse("admin:messaging_deadletter_changelist") + f"?fingerprint={letter.fingerprint}"
+        return format_html('<a href="{}">{}</a>', url, letter.fingerprint)
+
+    @admin.display(description="timeline")
+    def timeline(self, letter: DeadLetter) -> str:
+        if letter.correlation_id is None:
+            return "-"
+        return format_html('<a href="{}">timeline</a>', correlation_timeline_url(letter.correlation_id))
+
+    # --- Actions on the change list -------------------------------------------------------------
+
+    @admin.action(description="Replay selected dead letters", permissions=["change"])
+    def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        self._replay(request, [letter.pk for letter in queryset])
+
+    @admin.action(description="Discard selected dead letters (asks for a reason)", permissions=["change"])
+    def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> HttpResponse | None:
+        letters = list(queryset)
+        form = DiscardForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._discard(request, [letter.pk for letter in letters], form.cleaned_data["reason"])
+            return None
+        return self._discard_page(request, letters, form, action_field=True)
+
+    # --- Views: groups, replay one, replay a group, discard one ----------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_view
+        return [
+            path("groups/", view(self.groups_view), name="messaging_deadletter_groups"),
+            path(
+                "groups/<str:fingerprint>/replay/",
+                view(require_POST(self.replay_group_view)),
+                name="messaging_deadletter_replay_group",
+            ),
+            path("<int:pk>/replay/", view(require_POST(self.replay_one_view)), name="messaging_deadletter_replay"),
+            path("<int:pk>/discard/", view(self.discard_one_view), name="messaging_deadletter_discard"),
+            *super().get_urls(),
+        ]
+
+    def groups_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        show_all = request.GET.get("all") == "1"
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Dead letters by cause (fingerprint)",
+            "groups": selectors.dead_letter_groups(open_only=not show_all),
+            "show_all": show_all,
+            "can_act": self.has_change_permission(request),
+        }
+        return TemplateResponse(request, "admin/messaging/deadletter/groups.html", context)
+
+    def replay_group_view(self, request: HttpRequest, fingerprint: str) -> HttpResponse:
+        self._require_change(request)
+        with self.refusal_reported(request):
+            self._report_replays(request, services.dead_letter_replay_group(fingerprint=fingerprint))
+        return HttpResponseRedirect(reverse("admin:messaging_deadletter_groups"))
+
+    def replay_one_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._require_change(request)
+        self._replay(request, [pk])
+        return HttpResponseRedirect(reverse("admin:messaging_deadletter_change", args=[pk]))
+
+    def discard_one_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._require_change(request)
+        letter = get_object_or_404(DeadLetter, pk=pk)
+        form = DiscardForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            self._discard(request, [letter.pk], form.cleaned_data["reason"])
+            return HttpResponseRedirect(reverse("admin:messaging_deadletter_change", args=[pk]))
+        return self._discard_page(request, [letter], form, action_field=False)
+
+    # --- Helpers ------------------------------------------------------------------------------
+
+    def _require_change(self, request: HttpRequest) -> None:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+
+    def _replay(self, request: HttpRequest, ids: list[int]) -> None:
+        replayed = []
+        for pk in ids:
+            with self.refusal_reported(request, prefix=f"#{pk}: ", also=(DeadLetter.DoesNotExist,)):
+                replayed.append(services.dead_letter_replay(dead_letter_id=pk))
+        self._report_replays(request, replayed)
+
+    def _report_replays(self, request: HttpRequest, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
+        outcome = ", ".join(f"#{d.pk} {d.status} (replay {d.replay_count})" for d in letters)
+        self.message_user(request, f"Replay sent for {len(letters)} dead letter(s): {outcome}.", messages.SUCCESS)
+
+    def _discard(self, request: HttpRequest, ids: list[int], reason: str) -> None:
+        done = []
+        for pk in ids:
+            with self.refusal_reported(request, prefix=f"#{pk}: ", also=(DeadLetter.DoesNotExist,)):
+                done.append(services.dead_letter_discard(dead_letter_id=pk, reason=reason).pk)
+        if done:
+            self.message_user(
+                request,
+                f"Discarded {len(done)} dead letter(s) ({', '.join(f'#{pk}' for pk in done)}): {reason}",
+                messages.SUCCESS,
+            )
+
+    def _discard_page(
+        self, request: HttpRequest, letters: list[DeadLetter], form: DiscardForm, *, action_field: bool
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Discard dead letters",
+            "letters": letters,
+            "form": form,
+            "action_field": action_field,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/messaging/deadletter/discard.html", context)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # "Change" is replay and discard (the actions and views above); every field stays read-only.
+        return request.user.has_perm("messaging.change_deadletter")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+
+# The admin index starts with the messaging layer's health (backlog, throughput, dead letters,
+# queue lengths).
+admin.site.index_template = "admin/messaging/index.html"

@@ -1,0 +1,33 @@
+"""The one multi-database seam: every messaging row's database is chosen by database_for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import override_settings
+
+from project.messaging.registry.databases import database_for, messaging_databases
+
+
+class PublishingElsewhere:
+    """A router that puts one domain on a database of its own (as the per-domain issue will)."""
+
+    def db_for_write(self, model: Any, **hints: Any) -> str | None:
+        return "publishing_db" if model._meta.app_label == "publishing" else None
+
+
+def test_every_app_is_on_the_default_database_without_a_router() -> None:
+    assert database_for("orders") == "default"
+    assert database_for("messaging") == "default"
+    assert messaging_databases() == ["default"]
+
+
+def test_an_app_the_router_moves_takes_its_messaging_rows_and_the_readers_along() -> None:
+    with override_settings(DATABASE_ROUTERS=[f"{__name__}.PublishingElsewhere"]):
+        assert database_for("publishing") == "publishing_db"
+        assert database_for("orders") == "default"
+        assert messaging_databases() == ["default", "publishing_db"]
+
+
+def test_an_unknown_app_label_falls_back_to_the_default_database() -> None:
+    assert database_for("no_such_app") == "default"
