@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 # unknown event type or version, a domain rule, a bug) cannot be fixed by waiting: it is
 # dead-lettered at once, for an operator to fix the cause and replay.
 DEFAULT_TRANSIENT_ERRORS: tuple[str, ...] = (
-    "project.messaging.contract.errors.RetryableError",
+    "project.messaging.RetryableError",  # the public name: stable wherever the class lives
     "django.db.OperationalError",  # database down, lock timeout, deadlock, "database is locked"
     "django.db.InterfaceError",  # connection closed under us
     "redis.exceptions.ConnectionError",
