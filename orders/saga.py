@@ -23,15 +23,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from orders.events import (
-    CommitStock,
-    OrderCancelled,
-    OrderConfirmed,
-    OrderFailed,
-    OrderPlaced,
-    ReleaseStock,
-    ReserveStock,
-)
+from inventory.commands import CommitStock, ReleaseStock, ReserveStock
+from orders.events import OrderCancelled, OrderConfirmed, OrderFailed, OrderPlaced
 from orders.metrics import SAGA_SECONDS
 from orders.models import IllegalTransition, Order, OrderLine, OrderSaga, SagaStep
 from project.messaging.context import current_envelope

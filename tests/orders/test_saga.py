@@ -49,7 +49,7 @@ def shelves() -> dict[str, tuple[int, int]]:
 
 def test_a_three_line_order_is_confirmed_and_its_stock_committed(bus: TestBus, shelves) -> None:
     order = place(("CRUNCHY-ARMCHAIR", 3), ("WOBBLY-TABLE", 5), ("RARE-VASE", 1))
-    assert len(published("orders.ReserveStock")) == 3  # one command per line, all at once
+    assert len(published("inventory.ReserveStock")) == 3  # one command per line, all at once
     bus.drain()
     order.refresh_from_db()
     assert order.status == Order.Status.CONFIRMED
