@@ -437,11 +437,17 @@ TRANSITIONS: tuple[Transition, ...] = (
 # --- Deciding ----------------------------------------------------------------------------------
 
 
+# The rows by (source, input), in table order: a reply tests only the guards of its own rows.
+_ROWS: dict[tuple[State | None, Input], list[Transition]] = {}
+for _row in TRANSITIONS:
+    _ROWS.setdefault((_row.source, _row.on), []).append(_row)
+
+
 def transition_for(ctx: Context) -> Transition | None:
     """The first row of the table whose source, input and guard match."""
     source = State(ctx.saga.state) if ctx.on is not Input.PLACED else None
-    for row in TRANSITIONS:
-        if row.source == source and row.on is ctx.on and row.guard.test(ctx):
+    for row in _ROWS.get((source, ctx.on), ()):
+        if row.guard.test(ctx):
             return row
     return None
 
