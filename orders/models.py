@@ -104,7 +104,6 @@ class OrderSaga(models.Model):
     locked_lines: list[OrderLine] | None = None
 
     State = State
-    ENDED = ENDED
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, primary_key=True, related_name="saga")
     state = models.CharField(max_length=20, choices=State.choices, default=State.RESERVING, db_index=True)

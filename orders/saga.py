@@ -14,6 +14,7 @@ saga ended, is recorded (as stale if no step awaits it) and changes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from orders.metrics import SAGA_SECONDS
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
 from orders.statemachine import Action, Decision, Input, LineCommand, State
 from project.messaging.context import current_envelope
+from project.messaging.events import Event
 from project.messaging.outbox import publish, publish_many
 
 logger = logging.getLogger(__name__)
@@ -218,7 +220,7 @@ def _send(
     saga: OrderSaga,
     commands: tuple[LineCommand, ...],
     *,
-    events: tuple | list = (),
+    events: Sequence[Event] = (),
     order_version: int | None = None,
 ) -> None:
     """Publish one command per line and record a step awaiting each reply: a fixed number of
