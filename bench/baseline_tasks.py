@@ -69,7 +69,7 @@ def sample_payload(chain_id: str, sku: str) -> dict[str, Any]:
     event_id = str(uuid.uuid4())
     return {
         "event_id": event_id,
-        "event_type": "orders.ReserveStock",
+        "event_type": "inventory.ReserveStock",
         "schema_version": 1,
         "occurred_at": "2026-01-01T00:00:00.000000Z",
         "producer": "orders",

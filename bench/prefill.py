@@ -60,7 +60,7 @@ def _postgres(rows: int) -> dict[str, float]:
         "outbox": f"""
             INSERT INTO {t["outbox"]} (event_id, event_type, schema_version, producer, aggregate_type,
                 aggregate_id, aggregate_version, correlation_id, causation_id, occurred_at, payload)
-            SELECT {hex_id}, 'orders.ReserveStock', 1, 'orders', 'order', g::text, NULL, {hex_id}, NULL,
+            SELECT {hex_id}, 'inventory.ReserveStock', 1, 'orders', 'reservation', g::text, NULL, {hex_id}, NULL,
                 {age}, '{PAYLOAD}'::jsonb
             FROM generate_series(1, {rows}) AS g""",
         "delivery": f"""
@@ -70,14 +70,14 @@ def _postgres(rows: int) -> dict[str, float]:
             FROM generate_series(1, {rows}) AS g""",
         "inbox": f"""
             INSERT INTO {t["inbox"]} (handler, event_id, event_type, processed_at)
-            SELECT {handler}, {hex_id}, 'orders.ReserveStock', {age}
+            SELECT {handler}, {hex_id}, 'inventory.ReserveStock', {age}
             FROM generate_series(1, {rows}) AS g""",
         "dead": f"""
             INSERT INTO {t["dead"]} (handler, queue, event_id, event_type, correlation_id, delivery_id,
                 envelope, error_type, error_message, traceback, fingerprint, permanent, attempts,
                 first_failed_at, last_failed_at, status, replay_count, last_replayed_at, resolved_at,
                 discard_reason)
-            SELECT {handler}, split_part({handler}, '.', 1), {hex_id}, 'orders.ReserveStock', {hex_id}, g,
+            SELECT {handler}, split_part({handler}, '.', 1), {hex_id}, 'inventory.ReserveStock', {hex_id}, g,
                 jsonb_build_object('event_id', {hex_id}::text, 'payload', '{PAYLOAD}'::jsonb),
                 'project.messaging.contract.errors.RetryableError', 'simulated old failure', '', md5((g % 50)::text),
                 false, 6, {age}, {age}, 'resolved', 1, {age}, {age}, ''
@@ -110,8 +110,8 @@ def _sqlite(rows: int) -> dict[str, float]:
         "outbox": f"""{series}
             INSERT INTO {t["outbox"]} (event_id, event_type, schema_version, producer, aggregate_type,
                 aggregate_id, aggregate_version, correlation_id, causation_id, occurred_at, payload)
-            SELECT {hex_id}, 'orders.ReserveStock', 1, 'orders', 'order', CAST(g AS TEXT), NULL, {hex_id}, NULL,
-                {age}, '{PAYLOAD}'
+            SELECT {hex_id}, 'inventory.ReserveStock', 1, 'orders', 'reservation', CAST(g AS TEXT), NULL, {hex_id},
+                NULL, {age}, '{PAYLOAD}'
             FROM s""",
         "delivery": f"""{series}
             INSERT INTO {t["delivery"]} (event_id, handler, queue, status, send_count, created_at,
@@ -120,14 +120,14 @@ def _sqlite(rows: int) -> dict[str, float]:
             FROM s""",
         "inbox": f"""{series}
             INSERT INTO {t["inbox"]} (handler, event_id, event_type, processed_at)
-            SELECT {handler}, {hex_id}, 'orders.ReserveStock', {age}
+            SELECT {handler}, {hex_id}, 'inventory.ReserveStock', {age}
             FROM s""",
         "dead": f"""{series}
             INSERT INTO {t["dead"]} (handler, queue, event_id, event_type, correlation_id, delivery_id,
                 envelope, error_type, error_message, traceback, fingerprint, permanent, attempts,
                 first_failed_at, last_failed_at, status, replay_count, last_replayed_at, resolved_at,
                 discard_reason)
-            SELECT {handler}, {queue}, {hex_id}, 'orders.ReserveStock', {hex_id}, g,
+            SELECT {handler}, {queue}, {hex_id}, 'inventory.ReserveStock', {hex_id}, g,
                 json_object('event_id', {hex_id}, 'payload', json('{PAYLOAD}')),
                 'project.messaging.contract.errors.RetryableError', 'simulated old failure', '',
                 printf('%016x', g % 50),

@@ -1,4 +1,9 @@
-"""Events published by the inventory domain: its public contract."""
+"""Events published by the inventory domain: its public contract (its commands: inventory.commands).
+
+Each event is about one of inventory's aggregates: a stock item (id: its ``sku``) or a
+reservation, the units held for one order line (id: its ``line_id``; the ``order_id`` it belongs
+to travels as data).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +16,15 @@ from project.messaging import Event, message_type
 
 @message_type("inventory.ProductAdded", version=1, aggregate="stock_item", aggregate_id="sku")
 class ProductAdded(Event):
-    """A new product can be ordered from now on."""
+    """A new product can be ordered from now on. Aggregate: the stock item (``sku``)."""
 
     sku: str
     name: str
 
 
-@message_type("inventory.StockReserved", version=1, aggregate="order", aggregate_id="order_id")
+@message_type("inventory.StockReserved", version=1, aggregate="reservation", aggregate_id="line_id")
 class StockReserved(Event):
-    """One order line's units are held for it."""
+    """One order line's units are held for it. Aggregate: the reservation (``line_id``)."""
 
     order_id: UUID
     line_id: UUID
@@ -27,9 +32,9 @@ class StockReserved(Event):
     quantity: int = Field(gt=0)
 
 
-@message_type("inventory.StockReservationFailed", version=1, aggregate="order", aggregate_id="order_id")
+@message_type("inventory.StockReservationFailed", version=1, aggregate="reservation", aggregate_id="line_id")
 class StockReservationFailed(Event):
-    """One order line could not be reserved; it holds nothing.
+    """One order line could not be reserved; it holds nothing. Aggregate: the reservation (``line_id``).
 
     ``code``: insufficient_stock | unknown_sku | already_released (the line was released first).
     """
@@ -41,9 +46,12 @@ class StockReservationFailed(Event):
     reason: str
 
 
-@message_type("inventory.StockReleased", version=1, aggregate="order", aggregate_id="order_id")
+@message_type("inventory.StockReleased", version=1, aggregate="reservation", aggregate_id="line_id")
 class StockReleased(Event):
-    """One order line holds nothing any more. ``quantity`` is 0 when it never held anything."""
+    """One order line holds nothing any more. ``quantity`` is 0 when it never held anything.
+
+    Aggregate: the reservation (``line_id``).
+    """
 
     order_id: UUID
     line_id: UUID
@@ -51,9 +59,9 @@ class StockReleased(Event):
     quantity: int = Field(ge=0)
 
 
-@message_type("inventory.StockCommitted", version=1, aggregate="order", aggregate_id="order_id")
+@message_type("inventory.StockCommitted", version=1, aggregate="reservation", aggregate_id="line_id")
 class StockCommitted(Event):
-    """One confirmed order line's units left stock (on_hand) for good."""
+    """One confirmed order line's units left stock (on_hand) for good. Aggregate: the reservation (``line_id``)."""
 
     order_id: UUID
     line_id: UUID
@@ -63,7 +71,7 @@ class StockCommitted(Event):
 
 @message_type("inventory.StockDepleted", version=1, aggregate="stock_item", aggregate_id="sku")
 class StockDepleted(Event):
-    """Nothing of this sku is available any more."""
+    """Nothing of this sku is available any more. Aggregate: the stock item (``sku``)."""
 
     sku: str
     on_hand: int
@@ -72,7 +80,7 @@ class StockDepleted(Event):
 
 @message_type("inventory.StockReplenished", version=1, aggregate="stock_item", aggregate_id="sku")
 class StockReplenished(Event):
-    """Stock was added (restock) or corrected upwards (adjustment)."""
+    """Stock was added (restock) or corrected upwards (adjustment). Aggregate: the stock item (``sku``)."""
 
     sku: str
     on_hand: int

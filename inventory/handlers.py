@@ -1,9 +1,9 @@
-"""Inventory's reactions to the order saga's commands. Each handler calls one service."""
+"""Inventory carrying out its commands (inventory.commands), sent by the order saga. Each handler calls one service."""
 
 from __future__ import annotations
 
 from inventory import services
-from orders.events import CommitStock, ReleaseStock, ReserveStock
+from inventory.commands import CommitStock, ReleaseStock, ReserveStock
 
 
 def reserve_order_line(command: ReserveStock) -> None:

@@ -17,10 +17,6 @@ def stock_item_list() -> QuerySet[StockItem]:
     return StockItem.objects.all()
 
 
-def reservation_list_for_order(order_id: str) -> QuerySet[Reservation]:
-    return Reservation.objects.filter(order_id=order_id)
-
-
 # --- Facts for the cross-domain reconciliation (check_consistency) ----------------------------
 
 

@@ -1,7 +1,8 @@
 """Messages published by the orders domain: its public contract.
 
-Events tell everyone what happened to an order. Commands are the saga's requests to inventory,
-one per order line; inventory answers each with an event of its own (inventory.events).
+Events tell everyone what happened to an order. The saga's requests to inventory are inventory's
+own commands (inventory.commands), one per order line; inventory answers each with an event of
+its own (inventory.events).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from project.messaging import Command, Event, message_type
+from project.messaging import Event, message_type
 
 
 class PlacedLine(BaseModel):
@@ -50,34 +51,3 @@ class OrderCancelled(Event):
     order_id: UUID
     customer_id: int
     reason: str
-
-
-# --- Saga commands to inventory ---------------------------------------------------------------
-
-
-@message_type("orders.ReserveStock", version=1, aggregate="order", aggregate_id="order_id")
-class ReserveStock(Command):
-    """Reserve one order line. Answered by StockReserved or StockReservationFailed."""
-
-    order_id: UUID
-    line_id: UUID
-    sku: str
-    quantity: int = Field(gt=0)
-
-
-@message_type("orders.ReleaseStock", version=1, aggregate="order", aggregate_id="order_id")
-class ReleaseStock(Command):
-    """Give back whatever one order line holds (nothing, if it was never reserved). Answered by StockReleased."""
-
-    order_id: UUID
-    line_id: UUID
-    sku: str
-
-
-@message_type("orders.CommitStock", version=1, aggregate="order", aggregate_id="order_id")
-class CommitStock(Command):
-    """The order is confirmed: the line's reserved units leave stock for good. Answered by StockCommitted."""
-
-    order_id: UUID
-    line_id: UUID
-    sku: str

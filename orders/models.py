@@ -1,12 +1,16 @@
+"""Orders' tables. The saga's states, transitions and the order status they imply are in
+orders.statemachine (one table); orders.saga is the only code that moves them."""
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
 
-from project.errors import IllegalTransition
+from orders.statemachine import ENDED, Action, Ending, LineStock, OrderStatus, State, order_status
 
 
 class KnownProduct(models.Model):
@@ -22,14 +26,10 @@ class KnownProduct(models.Model):
 
 
 class Order(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        RESERVING = "reserving"
-        CONFIRMED = "confirmed"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
+    # Derived from the saga's state (statemachine.ORDER_STATUS), written only through follow().
+    Status = OrderStatus
 
-    TERMINAL = frozenset({Status.CONFIRMED, Status.FAILED, Status.CANCELLED})
+    TERMINAL = frozenset(order_status(state) for state in ENDED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer_id = models.BigIntegerField(db_index=True)
@@ -56,42 +56,26 @@ class Order(models.Model):
     def __str__(self) -> str:
         return f"Order {self.id} ({self.status})"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in self.TERMINAL
+    def follow(self, saga_state: str, reason: str) -> bool:
+        """Take the status the saga's state implies (and, once failed or cancelled, its reason).
 
-    def _move(self, allowed_from: set[str], to: str) -> None:
-        if self.status not in allowed_from:
-            raise IllegalTransition(f"Order {self.id} cannot go from {self.status} to {to}.")
-        self.status = to
+        Called by orders.saga with every state a decision reaches, and by nothing else: the
+        order's status cannot disagree with its saga. A new status is a new version of the order.
+        Returns whether anything changed (the order then needs saving).
+        """
+        status = order_status(saga_state)
+        if status == self.status:
+            return False
+        self.status = status
         self.version += 1
-
-    def start_reserving(self) -> None:
-        self._move({self.Status.PENDING}, self.Status.RESERVING)
-
-    def confirm(self) -> None:
-        self._move({self.Status.RESERVING}, self.Status.CONFIRMED)
-
-    def fail(self, reason: str) -> None:
-        self._move({self.Status.PENDING, self.Status.RESERVING}, self.Status.FAILED)
-        self.failure_reason = reason
-
-    def cancel(self, reason: str) -> None:
-        self._move({self.Status.PENDING, self.Status.RESERVING}, self.Status.CANCELLED)
-        self.failure_reason = reason
+        if status in (OrderStatus.FAILED, OrderStatus.CANCELLED):
+            self.failure_reason = reason
+        return True
 
 
 class OrderLine(models.Model):
-    class Stock(models.TextChoices):
-        """Where the saga stands with this line's stock."""
-
-        REQUESTED = "requested", "reservation requested"
-        RESERVED = "reserved"
-        REFUSED = "refused", "reservation refused"
-        RELEASING = "releasing", "release requested"
-        RELEASED = "released"
-        COMMITTING = "committing", "commit requested"
-        COMMITTED = "committed"
+    # Where the saga stands with this line's stock (statemachine.LineStock).
+    Stock = LineStock
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
@@ -108,35 +92,23 @@ class OrderLine(models.Model):
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}"
 
-    @property
-    def subtotal(self) -> Decimal:
-        return self.unit_price * self.quantity
-
-    @property
-    def may_hold_stock(self) -> bool:
-        """Reserved, or asked for and not yet answered: compensation must release it."""
-        return self.stock in (self.Stock.REQUESTED, self.Stock.RESERVED)
 
 
 class OrderSaga(models.Model):
-    """The process manager of one order: reserve every line, then confirm or compensate."""
+    """The process manager of one order: reserve every line, then confirm or compensate.
 
-    # The order's lines as the saga's current step read them under this row's lock (orders.saga._lines; not a field).
+    Its states and transitions: orders.statemachine.TRANSITIONS; it is moved by orders.saga only.
+    """
+
+    # The order's lines as the saga's current step read them under this row's lock (not a field).
     locked_lines: list[OrderLine] | None = None
 
-    class State(models.TextChoices):
-        RESERVING = "reserving"
-        COMPENSATING = "compensating"
-        CONFIRMED = "confirmed"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
-
-    ENDED = frozenset({State.CONFIRMED, State.FAILED, State.CANCELLED})
+    State = State
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, primary_key=True, related_name="saga")
     state = models.CharField(max_length=20, choices=State.choices, default=State.RESERVING, db_index=True)
-    # What compensation will end in (failed or cancelled) and why.
-    outcome = models.CharField(max_length=20, blank=True)
+    # What a compensation ends in (failed or cancelled) and why; blank unless one was started.
+    ending = models.CharField(max_length=20, choices=Ending.choices, blank=True)
     reason = models.TextField(blank=True)
     deadline_at = models.DateTimeField(db_index=True)
     started_at = models.DateTimeField(auto_now_add=True)
@@ -146,28 +118,18 @@ class OrderSaga(models.Model):
         return f"Saga of order {self.order_id} ({self.state})"
 
     @property
-    def has_ended(self) -> bool:
-        return self.state in self.ENDED
-
-    def start_compensating(self, outcome: str, reason: str) -> None:
-        if self.state != self.State.RESERVING:
-            raise IllegalTransition(f"Saga of order {self.order_id} cannot compensate from {self.state}.")
-        self.state, self.outcome, self.reason = self.State.COMPENSATING, outcome, reason
+    def lines(self) -> Sequence[OrderLine]:
+        """The order's lines in position order, read once per step (statemachine.SagaFacts): the
+        saga's row lock guards them too, as every change to them goes through orders.saga."""
+        if self.locked_lines is None:
+            self.locked_lines = list(OrderLine.objects.filter(order_id=self.order_id).order_by("position"))
+        return self.locked_lines
 
 
 class SagaStep(models.Model):
     """One entry of a saga's history: a command sent and what came back, or a decision taken."""
 
-    class Action(models.TextChoices):
-        RESERVE = "reserve"
-        RELEASE = "release"
-        COMMIT = "commit"
-        CONFIRM = "confirm"
-        COMPENSATE = "compensate"
-        FAIL = "fail"
-        CANCEL = "cancel"
-        STALE_REPLY = "stale_reply", "stale reply ignored"
-        OPERATOR = "operator", "operator action"
+    Action = Action
 
     # Hangs off the order (the saga shares its key) so the admin can show it inline on the order.
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="saga_steps")

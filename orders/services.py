@@ -19,6 +19,7 @@ from django.utils import timezone
 from orders import saga
 from orders.events import OrderPlaced, PlacedLine
 from orders.models import KnownProduct, Order, OrderLine, OrderSaga, SagaStep
+from orders.statemachine import State
 from project.errors import DomainError, IllegalTransition
 from project.messaging import correlation, current_correlation_id, first_correlation_id
 
@@ -105,7 +106,7 @@ def _place(customer_id: int, lines: Sequence[LineInput], idempotency_key: str | 
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
     )
-    order.start_reserving()  # placed and reserving from its first row: one INSERT, no UPDATE
+    order.follow(State.RESERVING, "")  # the saga's first state, from its first row: one INSERT, no UPDATE
     order.save(force_insert=True)
     created = OrderLine.objects.bulk_create(
         OrderLine(order=order, position=i, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price)
@@ -132,15 +133,10 @@ def order_cancel(*, order_id: UUID, reason: str = "cancelled by the customer") -
     the_saga = saga.lock(order_id)
     if the_saga is None:
         raise Order.DoesNotExist(f"No order {order_id}.")
-    if the_saga.state == OrderSaga.State.RESERVING:
-        saga.compensate(the_saga, OrderSaga.State.CANCELLED, reason)
-    elif the_saga.outcome == OrderSaga.State.CANCELLED:
-        pass  # already being cancelled, or cancelled: same answer again
-    else:
-        raise OrderError(
-            f"Order {order_id} is {the_saga.order.status} ({the_saga.state}); it can no longer be cancelled.",
-            field="status",
-        )
+    try:
+        saga.cancel(the_saga, reason)  # already being cancelled, or cancelled: same answer again
+    except IllegalTransition as exc:
+        raise OrderError(str(exc), field="status") from exc
     return Order.objects.get(pk=order_id)
 
 

@@ -93,6 +93,8 @@ class SagaStepSerializer(serializers.ModelSerializer):
 class SagaTimelineSerializer(serializers.ModelSerializer):
     order_id = serializers.UUIDField(source="order.pk")
     order_status = serializers.CharField(source="order.status")
+    # What a compensation ends in (failed or cancelled), under the name the API always gave it.
+    outcome = serializers.CharField(source="ending", read_only=True)
     steps = SagaStepSerializer(source="order.saga_steps", many=True)
 
     class Meta:

@@ -62,7 +62,7 @@ class SagaStepFactory(factory.django.DjangoModelFactory):
 
     order = factory.SubFactory(OrderFactory)
     action = SagaStep.Action.RESERVE
-    command_type = "orders.ReserveStock"
+    command_type = "inventory.ReserveStock"
 
 
 class KnownProductFactory(factory.django.DjangoModelFactory):

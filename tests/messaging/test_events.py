@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.utils import timezone
 
 from orders.events import OrderPlaced
-from project.messaging.contract.errors import InvalidPayload, UnknownEventType, UnsupportedSchemaVersion
-from project.messaging.contract.events import Envelope, decode, message_class
+from project.messaging.contract import events
+from project.messaging.contract.errors import (
+    EventDefinitionError,
+    InvalidPayload,
+    UnknownEventType,
+    UnsupportedSchemaVersion,
+)
+from project.messaging.contract.events import Envelope, Event, current_type_name, decode, message_class, message_type
 from tests.testapp.events import Pinged
 
 
@@ -80,3 +87,25 @@ def test_consumers_ignore_fields_they_do_not_know() -> None:
 def test_a_malformed_envelope_is_an_invalid_payload() -> None:
     with pytest.raises(InvalidPayload, match="event_id"):
         Envelope.from_json({"event_type": "testapp.Pinged"})
+
+
+@pytest.fixture
+def registry_restored() -> Iterator[None]:
+    saved = dict(events._registry), dict(events._aliases)
+    yield
+    events._registry.clear(), events._registry.update(saved[0])
+    events._aliases.clear(), events._aliases.update(saved[1])
+
+
+def test_a_renamed_type_keeps_its_former_name_understood_and_refuses_taking_another_one(registry_restored) -> None:
+    @message_type("testapp.Renamed", version=1, aggregate="tally", aggregate_id="key", formerly=("oldapp.Renamed",))
+    class Renamed(Event):
+        key: str
+
+    assert current_type_name("oldapp.Renamed") == "testapp.Renamed"
+    assert decode(envelope_for("oldapp.Renamed", 1, {"key": "x"})) == Renamed(key="x")
+    assert current_type_name("testapp.Pinged") == "testapp.Pinged"
+    with pytest.raises(EventDefinitionError, match="already names another"):
+        message_type("testapp.Other", version=1, aggregate="tally", aggregate_id="key", formerly=("oldapp.Renamed",))
+    with pytest.raises(EventDefinitionError, match="already names another"):
+        message_type("testapp.Other", version=1, aggregate="tally", aggregate_id="key", formerly=("testapp.Pinged",))

@@ -41,10 +41,10 @@ def test_the_timeline_of_a_placement_tells_the_whole_chain_in_time_order(confirm
     entries = correlation_timeline(placed_correlation(confirmed_order))
     assert [e.at for e in entries] == sorted(e.at for e in entries)
     events = [e.event_type for e in entries if e.kind == "event"]
-    assert events[:2] == ["orders.OrderPlaced", "orders.ReserveStock"]  # one correlation from the start
-    later = {"inventory.StockReserved", "orders.OrderConfirmed", "orders.CommitStock", "inventory.StockCommitted"}
+    assert events[:2] == ["orders.OrderPlaced", "inventory.ReserveStock"]  # one correlation from the start
+    later = {"inventory.StockReserved", "orders.OrderConfirmed", "inventory.CommitStock", "inventory.StockCommitted"}
     assert later <= set(events)
-    reserve = next(e for e in entries if e.kind == "event" and e.event_type == "orders.ReserveStock")
+    reserve = next(e for e in entries if e.kind == "event" and e.event_type == "inventory.ReserveStock")
     assert reserve.source == "orders" and reserve.consumers == ("inventory.reserve_order_line",)
     delivered = next(e for e in entries if e.kind == "delivery" and e.event_id == reserve.event_id)
     assert (delivered.source, delivered.status) == ("inventory.reserve_order_line", "processed")

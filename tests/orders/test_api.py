@@ -46,7 +46,7 @@ def test_placing_an_order_answers_201_and_starts_reserving(client: APIClient, al
         "20.00",
         "reserving",
     )
-    assert OutboxEvent.objects.filter(event_type="orders.ReserveStock").count() == 1
+    assert OutboxEvent.objects.filter(event_type="inventory.ReserveStock").count() == 1
 
 
 def test_a_retried_post_with_the_same_idempotency_key_returns_the_original_order(client: APIClient, bus) -> None:

@@ -83,7 +83,7 @@ def test_retrying_while_compensating_resends_the_releases(bus: TestBus, shelves)
     lose_pending(bus)  # ...and the releases are lost too
     [first, second] = order_saga_retry_step(order_id=order.pk, reason="releases lost", actor="olga")
     assert (first.line.sku, second.line.sku) == ("WOBBLY-TABLE", "CRUNCHY-ARMCHAIR")  # reverse line order
-    assert {s.command_type for s in (first, second)} == {"orders.ReleaseStock"}
+    assert {s.command_type for s in (first, second)} == {"inventory.ReleaseStock"}
     bus.drain()
     order.refresh_from_db()
     assert (order.status, order.failure_reason) == (Order.Status.FAILED, "customer phoned to cancel")
@@ -123,7 +123,7 @@ def test_commands_sent_by_an_operator_join_the_orders_correlation(bus: TestBus, 
     lose_pending(bus)
     order_saga_retry_step(order_id=order.pk, reason="lost", actor="olga")
     correlations = set(
-        OutboxEvent.objects.filter(event_type="orders.ReserveStock").values_list("correlation_id", flat=True)
+        OutboxEvent.objects.filter(event_type="inventory.ReserveStock").values_list("correlation_id", flat=True)
     )
     assert correlations == {order_correlation_id(order.pk)}
 
@@ -248,7 +248,7 @@ def test_saga_status_shows_one_saga_in_detail(bus: TestBus, shelves) -> None:
     output = run_saga_status(str(order.pk))
     assert f"order {order.pk}" in output and "status confirmed" in output
     assert "1. 2 x CRUNCHY-ARMCHAIR  committed" in output
-    assert "reserve line 1  orders.ReserveStock <- inventory.StockReserved" in output
+    assert "reserve line 1  inventory.ReserveStock <- inventory.StockReserved" in output
 
 
 def test_saga_status_flags_sagas_past_their_deadline_or_stuck(bus: TestBus, shelves) -> None:

@@ -14,6 +14,7 @@ from inventory.events import StockReserved
 from inventory.models import Reservation, StockItem
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
 from orders.services import LineInput, OrderError, order_cancel, order_place, order_sagas_expire_overdue
+from orders.statemachine import order_status
 from project.messaging.models import OutboxEvent
 from project.messaging.outbox.publish import publish
 from project.messaging.testing import TestBus
@@ -49,7 +50,7 @@ def shelves() -> dict[str, tuple[int, int]]:
 
 def test_a_three_line_order_is_confirmed_and_its_stock_committed(bus: TestBus, shelves) -> None:
     order = place(("CRUNCHY-ARMCHAIR", 3), ("WOBBLY-TABLE", 5), ("RARE-VASE", 1))
-    assert len(published("orders.ReserveStock")) == 3  # one command per line, all at once
+    assert len(published("inventory.ReserveStock")) == 3  # one command per line, all at once
     bus.drain()
     order.refresh_from_db()
     assert order.status == Order.Status.CONFIRMED
@@ -204,3 +205,18 @@ def test_every_message_delivered_twice_and_out_of_order_reaches_the_same_state_a
     assert finals == EXPECTED_STATUSES
     assert stock() == EXPECTED_STOCK
     assert not Reservation.objects.filter(status=Reservation.Status.RESERVED).exists()
+
+
+
+def test_the_order_status_always_follows_its_saga_state(bus: TestBus, shelves) -> None:
+    orders = [place(*lines) for lines in SCENARIOS]
+    order_cancel(order_id=orders[0].pk)
+    delivered = 0
+    while pending := bus.take_pending():
+        for attempt in pending:  # one message at a time: every order is checked after each
+            bus.deliver(attempt)
+            delivered += 1
+            for status, state in Order.objects.values_list("status", "saga__state"):
+                assert status == order_status(state)
+    assert delivered > 10
+    assert set(Order.objects.values_list("status", flat=True)) == {Order.Status.CANCELLED, Order.Status.FAILED}

@@ -49,10 +49,10 @@ def poisons() -> list[tuple[Planted, str]]:
         (
             Planted(
                 "inventory.reserve_order_line",
-                envelope("orders.ReserveStock", {"order_id": "not-a-uuid", "sku": "RARE-VASE"}),
+                envelope("inventory.ReserveStock", {"order_id": "not-a-uuid", "sku": "RARE-VASE"}),
                 "project.messaging.contract.errors.InvalidPayload",
             ),
-            "orders.ReserveStock: ",
+            "inventory.ReserveStock: ",
         ),
         (
             Planted(

@@ -74,7 +74,7 @@ class Command(BaseCommand):
         overdue = saga.state == OrderSaga.State.RESERVING and saga.deadline_at <= now
         self.stdout.write(
             f"saga {saga.state}"
-            + (f" -> {saga.outcome} ({saga.reason})" if saga.outcome else "")
+            + (f" -> {saga.ending} ({saga.reason})" if saga.ending else "")
             + f"  started {saga.started_at:%Y-%m-%d %H:%M:%S}  deadline {saga.deadline_at:%Y-%m-%d %H:%M:%S}"
             + (f"  ended {saga.ended_at:%Y-%m-%d %H:%M:%S}" if saga.ended_at else "")
             + ("  OVERDUE" if overdue else "")

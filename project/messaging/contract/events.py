@@ -41,6 +41,9 @@ class Message(BaseModel):
     schema_version: ClassVar[int] = 0
     aggregate_type: ClassVar[str] = ""
     aggregate_id_field: ClassVar[str] = ""
+    # The app whose outbox (and database) carries it, when that is not the type name's app: a
+    # command is named by the participant that carries it out and sent by its orchestrator.
+    sender: ClassVar[str] = ""
 
     @property
     def aggregate_id(self) -> str:
@@ -51,7 +54,7 @@ class Message(BaseModel):
 
     @classmethod
     def producer(cls) -> str:
-        return cls.event_type.split(".", 1)[0]
+        return cls.sender or cls.event_type.split(".", 1)[0]
 
 
 class Event(Message):
@@ -66,14 +69,32 @@ class Command(Message):
 _registry: dict[str, type[Message]] = {}
 # (type name, from version) -> function turning that payload into the next version's
 _upcasters: dict[tuple[str, int], Callable[[Payload], Payload]] = {}
+# former type name -> current type name (a message that moved to another owner)
+_aliases: dict[str, str] = {}
 
 
-def message_type(type_name: str, *, version: int, aggregate: str, aggregate_id: str) -> Callable[[M], M]:
-    """Give a message class its stable type name and schema version, and register it."""
+def message_type(
+    type_name: str,
+    *,
+    version: int,
+    aggregate: str,
+    aggregate_id: str,
+    sender: str = "",
+    formerly: tuple[str, ...] = (),
+) -> Callable[[M], M]:
+    """Give a message class its stable type name and schema version, and register it.
+
+    ``sender``: the app that publishes it, if not the type name's (see Message.sender).
+    ``formerly``: type names it was published under before; envelopes written with one (still in
+    an outbox, a delivery, a dead letter) decode to this class.
+    """
     if "." not in type_name:
         raise EventDefinitionError(f"{type_name!r}: type names look like '<app>.<EventName>'.")
     if not isinstance(version, int) or version < 1:
         raise EventDefinitionError(f"{type_name}: version must be an integer >= 1.")
+    for old in formerly:
+        if old in _registry or _aliases.get(old, type_name) != type_name:
+            raise EventDefinitionError(f"{type_name}: {old} already names another message type.")
 
     def register(cls: M) -> M:
         if aggregate_id not in cls.model_fields:
@@ -85,7 +106,9 @@ def message_type(type_name: str, *, version: int, aggregate: str, aggregate_id: 
         cls.schema_version = version
         cls.aggregate_type = aggregate
         cls.aggregate_id_field = aggregate_id
+        cls.sender = sender
         _registry[type_name] = cls
+        _aliases.update(dict.fromkeys(formerly, type_name))
         return cls
 
     return register
@@ -105,15 +128,21 @@ def registered_types() -> dict[str, type[Message]]:
     return dict(_registry)
 
 
+def current_type_name(type_name: str) -> str:
+    """The name a message is published under now (``type_name`` itself unless it was renamed)."""
+    return _aliases.get(type_name, type_name)
+
+
 def message_class(type_name: str) -> type[Message]:
     try:
-        return _registry[type_name]
+        return _registry[current_type_name(type_name)]
     except KeyError:
         raise UnknownEventType(f"Unknown event type {type_name!r}.") from None
 
 
 def upcast(type_name: str, version: int, payload: Payload) -> Payload:
     """Bring a payload of an older schema version up to the current one, step by step."""
+    type_name = current_type_name(type_name)
     current = message_class(type_name).schema_version
     if version > current:
         raise UnsupportedSchemaVersion(f"{type_name} v{version} is newer than this code understands (v{current}).")

@@ -91,7 +91,7 @@ def _process(attempt: DeliveryAttempt) -> Result:
     try:
         envelope = Envelope.from_json(attempt.envelope)
         message = decode(envelope)
-        sub = subscription(attempt.handler, envelope.event_type)
+        sub = subscription(attempt.handler, message.event_type)  # the current name, if it was renamed
     except Exception as exc:
         return _fail(attempt, exc, db=_db_of_handler(attempt.handler))
 
