@@ -8,6 +8,7 @@ from uuid import UUID
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
+from inventory.commands import ReserveStock
 from orders.events import OrderPlaced
 from orders.models import KnownProduct, Order, OrderLine, OrderSaga, SagaStep
 from project.messaging import TimelineEntry, aggregate_timeline, first_correlation_id, merge_timelines
@@ -45,9 +46,16 @@ def order_messaging_timeline(order_id: UUID) -> list[TimelineEntry]:
     """Every event, delivery, inbox record and dead letter of the order, in time order.
 
     The order's story may span several correlation ids (placed by one request, cancelled by
-    another): all the chains that published an event about the order are merged.
+    another, expired by the beat): all the chains that published an event about the order, or
+    a command or reply about one of its lines' reservations, are merged.
     """
-    return aggregate_timeline(aggregate_type=OrderPlaced.aggregate_type, aggregate_id=str(order_id))
+    lines = OrderLine.objects.filter(order_id=order_id).values_list("pk", flat=True)
+    return aggregate_timeline(
+        [
+            (OrderPlaced.aggregate_type, str(order_id)),
+            *((ReserveStock.aggregate_type, str(line_id)) for line_id in lines),
+        ]
+    )
 
 
 def _step_entry(step: SagaStep) -> TimelineEntry:

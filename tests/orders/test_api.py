@@ -207,3 +207,20 @@ def test_cancelling_a_confirmed_order_is_a_400_that_says_why(client: APIClient, 
     response = client.post(f"/api/orders/{order_id}/cancel/", {}, format="json")
     assert response.status_code == 400
     assert "can no longer be cancelled" in response.json()["errors"]["status"][0]
+
+
+
+def test_the_timeline_shows_a_cancellation_s_releases_while_they_are_on_their_way(
+    client: APIClient, bus: TestBus
+) -> None:
+    # The cancellation runs under its own request's correlation id, and its ReleaseStock commands
+    # are about each line's reservation, not about the order: the order's timeline still finds them
+    # before anything about the order itself (OrderCancelled) is published in that chain.
+    StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=5)
+    order_id = client.post("/api/orders/", GOOD, format="json").json()["id"]
+    client.post(f"/api/orders/{order_id}/cancel/", {}, format="json", HTTP_X_CORRELATION_ID=str(uuid.uuid4()))
+    events = [e["event_type"] for e in client.get(f"/api/orders/{order_id}/timeline/").json()["events"]]
+    assert events == ["orders.OrderPlaced", "inventory.ReserveStock", "inventory.ReleaseStock"]
+    bus.drain()
+    events = [e["event_type"] for e in client.get(f"/api/orders/{order_id}/timeline/").json()["events"]]
+    assert events.count("inventory.ReleaseStock") == 1 and events[-1] == "orders.OrderCancelled"

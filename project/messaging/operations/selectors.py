@@ -212,19 +212,23 @@ def correlation_timeline(correlation_id: uuid.UUID) -> list[TimelineEntry]:
     return correlations_timeline([correlation_id])
 
 
-def aggregate_correlation_ids(*, aggregate_type: str, aggregate_id: str) -> list[uuid.UUID]:
-    """The correlation ids of every event about one aggregate, the earliest chain first.
+def aggregate_correlation_ids(aggregates: Iterable[tuple[str, str]]) -> list[uuid.UUID]:
+    """The correlation ids of every event about any of ``aggregates`` ((type, id) pairs), the
+    earliest chain first.
 
     An aggregate's story may span several chains (placed by one request, cancelled by another,
-    expired by the beat): merge their timelines to see all of it.
+    expired by the beat), and a process may act through other aggregates (an order's saga
+    through each line's reservation): merge their timelines to see all of it.
     """
+    about = Q()
+    for aggregate_type, aggregate_id in aggregates:
+        about |= Q(aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+    if not about:
+        return []
     found: dict[uuid.UUID, datetime] = {}
     for alias in messaging_databases():
         rows = (
-            OutboxEvent.objects.using(alias)
-            .filter(aggregate_type=aggregate_type, aggregate_id=aggregate_id)
-            .values("correlation_id")
-            .annotate(first=Min("occurred_at"))
+            OutboxEvent.objects.using(alias).filter(about).values("correlation_id").annotate(first=Min("occurred_at"))
         )
         for row in rows:
             cid, first = row["correlation_id"], row["first"]
@@ -233,10 +237,11 @@ def aggregate_correlation_ids(*, aggregate_type: str, aggregate_id: str) -> list
     return sorted(found, key=found.__getitem__)
 
 
-def aggregate_timeline(*, aggregate_type: str, aggregate_id: str) -> list[TimelineEntry]:
-    """Every event, delivery, inbox record and dead letter of one aggregate, in time order: the
-    timelines of all the chains that published an event about it, merged."""
-    return correlations_timeline(aggregate_correlation_ids(aggregate_type=aggregate_type, aggregate_id=aggregate_id))
+def aggregate_timeline(aggregates: Iterable[tuple[str, str]]) -> list[TimelineEntry]:
+    """Every event, delivery, inbox record and dead letter about any of ``aggregates`` ((type,
+    id) pairs), in time order: the timelines of all the chains that published an event about
+    one of them, merged."""
+    return correlations_timeline(aggregate_correlation_ids(aggregates))
 
 
 def first_correlation_id(*, aggregate_type: str, aggregate_id: str, event_type: str) -> uuid.UUID | None:
