@@ -24,7 +24,8 @@ lint: venv
 	echo "+ ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "+ lint-imports"; $(BIN)/lint-imports || status=1; \
 	echo "+ manage.py makemigrations --check --dry-run"; \
-	DJANGO_SECRET_KEY=lint-only-not-a-secret $(BIN)/python manage.py makemigrations --check --dry-run || status=1; \
+	DJANGO_SECRET_KEY=lint-only-not-a-secret DATABASE_URL=sqlite:///var/db.sqlite3 REDIS_URL=redis://lint.invalid:6379/0 \
+		$(BIN)/python manage.py makemigrations --check --dry-run || status=1; \
 	exit $$status
 
 ci:
