@@ -41,7 +41,7 @@ def problems_and_choice(wanted: dict[str, str]) -> tuple[list[str], dict[str, st
     choice = dict(wanted)
     used = set(ports.values())
     for name in [*taken, *(name for name in wanted if name not in ports)]:
-        candidate = ports.get(name, 8000) + 1
+        candidate = ports.get(name, int(wanted[name]) if wanted[name].isdigit() else 8000) + 1
         while candidate in used or not free(candidate):
             candidate += 1
         used.add(candidate)
