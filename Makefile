@@ -25,7 +25,8 @@ lint: venv
 	echo "+ lint-imports"; $(BIN)/lint-imports || status=1; \
 	echo "+ bin/import_cycles.py"; $(BIN)/python bin/import_cycles.py || status=1; \
 	echo "+ manage.py makemigrations --check --dry-run"; \
-	DJANGO_SECRET_KEY=lint-only-not-a-secret $(BIN)/python manage.py makemigrations --check --dry-run || status=1; \
+	DJANGO_SECRET_KEY=lint-only-not-a-secret DATABASE_URL=sqlite:///var/db.sqlite3 REDIS_URL=redis://lint.invalid:6379/0 \
+		$(BIN)/python manage.py makemigrations --check --dry-run || status=1; \
 	exit $$status
 
 ci:

