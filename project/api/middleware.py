@@ -20,7 +20,9 @@ class EdgeMiddleware:
     """- A body over DATA_UPLOAD_MAX_MEMORY_SIZE: a 400 before any view or middleware reads it
       (Django would raise RequestDataTooBig there, and answer with its debug page under DEBUG
       and a traceback in the log either way).
-    - An outage raised in a view under /api/: a 503 (``outage_response``), DEBUG on or off.
+    - An outage raised in a view under /api/: a 503 (``outage_response``), DEBUG on or off. One
+      raised by a middleware reaches handler500 (``server_error``, the same 503), which Django
+      calls only with DEBUG off: with it on, Django shows its traceback page then.
     - A URL no route matches under /api/, with DEBUG on: the 404 problem document rather than
       Django's technical 404 page (with DEBUG off, handler404 already answers it).
     """

@@ -94,6 +94,25 @@ def test_a_database_outage_django_answers_itself_is_a_503_too(
     assert_outage(response, caplog, "database")
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="terminates a PostgreSQL backend")
+def test_a_connection_the_database_terminated_is_a_503_and_the_next_request_reconnects(
+    transactional_db: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = APIClient()
+    client.force_authenticate(CustomerFactory(username="alice"))
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    with psycopg.connect(**params, autocommit=True) as operator:
+        operator.execute("SELECT pg_terminate_backend(%s)", [pid])
+    with caplog.at_level(logging.INFO):
+        response = client.get("/api/orders/")
+    assert_outage(response, caplog, "database")
+    connection.close_if_unusable_or_obsolete()  # what Django does when the request ends
+    assert client.get("/api/orders/").status_code == 200
+
+
 @DEBUG_MODES
 def test_a_broker_outage_while_publishing_is_a_503_problem(caplog: pytest.LogCaptureFixture, debug: bool) -> None:
     with override_settings(DEBUG=debug), caplog.at_level(logging.INFO):
