@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "project.messaging.middleware.CorrelationIdMiddleware",
+    # Last, so that its answers carry the correlation id: bodies over the limit, outages, API 404s.
+    "project.api.middleware.EdgeMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"

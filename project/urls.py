@@ -4,7 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from health_check.views import HealthCheckView
 
 from project.api.auth import ObtainAuthTokenView, admin_login, session_login
-from project.api.docs import RedocView
+from project.api.docs import RedocView, redoc_bundle
+from project.api.root import ApiRootView
 from project.observability.health import HealthView
 from project.observability.metrics import metrics_view
 
@@ -15,9 +16,11 @@ urlpatterns = [
     # The login forms, rate-limited (project.api.auth); listed before the routes they shadow.
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
+    path("api/", ApiRootView.as_view(), name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     path("api/auth/token/", ObtainAuthTokenView.as_view(), name="api-token"),
     path("api/auth/login/", session_login),
     path("api/auth/", include("rest_framework.urls")),

@@ -30,19 +30,38 @@ Wiring (project/settings.py and project/urls.py):
   under /api/ only and leave every other page to Django's own views. An unexpected exception in
   an API view goes that way too, so Django still logs it, signals it (got_request_exception, for
   error trackers) and, with DEBUG on, shows its traceback page.
+- ``EdgeMiddleware`` (project/api/middleware.py) answers what must not wait for a view, or must
+  not reach Django's own answer (a traceback page with DEBUG on, a traceback in the log): a body
+  over DATA_UPLOAD_MAX_MEMORY_SIZE is refused before any view runs (``body_too_large``), an
+  outage raised in a view is a 503 (``outage_response``), and a URL no route matches is a 404
+  problem even with DEBUG on.
+
+An outage is not a bug: a database that refuses connections or lost one, a broker that is down
+while publishing. It is a 503 ``service-unavailable`` with ``Retry-After``, logged as one WARNING
+line without a traceback, so that a client can tell it from a 500 and retry, and an operator's
+log is not a wall of identical tracebacks. Everything else the database says (a missing table, a
+syntax error, an integrity error) stays a 500: waiting will not fix it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import sqlite3
+import sys
 from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.log import log_response
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
@@ -83,6 +102,40 @@ _DOMAIN_TYPES: dict[int, tuple[str, str]] = {
     409: ("conflict", "Conflict"),
 }
 BAD_REQUEST = ("bad-request", "Bad request")
+SERVICE_UNAVAILABLE = ("service-unavailable", "Service unavailable")
+# Long enough for a restarting database or broker not to be hammered, short enough that clients
+# come back soon after it is up.
+OUTAGE_RETRY_AFTER_SECONDS = 5
+
+# SQLite raises OperationalError for a missing table or a syntax error too: only these primary
+# result codes say the database cannot be used right now.
+_SQLITE_UNAVAILABLE = {
+    sqlite3.SQLITE_BUSY,  # the write lock stayed taken past the busy timeout
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_NOMEM,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_PROTOCOL,
+}
+# The same, for an error that carries no driver error (raised by project.db.backends.sqlite3).
+_UNAVAILABLE_MESSAGES = (
+    "database is locked",
+    "database table is locked",
+    "unable to open database file",
+    "disk I/O error",
+    "database or disk is full",
+)
+# PostgreSQL SQLSTATE classes of an outage: connection exception, insufficient resources (too
+# many connections, disk full), operator intervention (shutdown, "cannot connect now"). A
+# deadlock, a serialization failure or a statement timeout is not the database being down.
+_POSTGRES_UNAVAILABLE = ("08", "53", "57P")
+# Publishing while Redis is down: kombu's wrapper, or redis-py's own errors where kombu lets them through.
+_BROKER_UNAVAILABLE = (
+    kombu.exceptions.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 def type_uri(slug: str) -> str:
@@ -261,7 +314,91 @@ def too_many_requests(request: HttpRequest, wait: float | None) -> HttpResponse:
 def server_error(request: HttpRequest) -> HttpResponse:
     if not is_api_request(request):
         return defaults.server_error(request)
+    # Django calls this while handling the exception (one raised outside any view: a middleware).
+    exc = sys.exc_info()[1]
+    if exc is not None and (response := outage_response(request, exc)) is not None:
+        return response
     detail = "The server failed to answer this request."
     if getattr(request, "correlation_id", None) is not None:
         detail += " Quote the correlation_id when reporting it."
     return _problem_response(request, 500, SERVER_ERROR, detail)
+
+
+def body_too_large(request: HttpRequest) -> bool:
+    """Whether the request announces a body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django would raise
+    RequestDataTooBig when it is read). Without a Content-Length Django reads no body at all."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False  # Django reads no body of an unreadable length either
+    return limit is not None and length > limit
+
+
+def request_too_large(request: HttpRequest) -> HttpResponse:
+    """The 400 of a body over the limit (problem+json under /api/, Django's page elsewhere),
+    logged as one line on the logger Django uses for it, without the traceback."""
+    response = bad_request(request, RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE."))
+    log_response(
+        "Bad Request: %s (a body of %s bytes, over DATA_UPLOAD_MAX_MEMORY_SIZE)",
+        request.path,
+        request.META.get("CONTENT_LENGTH", "?"),
+        response=response,
+        request=request,
+        level="warning",
+        logger=_security_logger("RequestDataTooBig"),
+    )
+    return response
+
+
+def unavailable_service(exc: BaseException) -> str | None:
+    """``"database"`` or ``"broker"`` when ``exc`` says that service cannot be reached now;
+    None for anything else, which is a bug or a refusal and keeps its own answer."""
+    if isinstance(exc, InterfaceError):  # the connection is closed or unusable
+        return "database"
+    if isinstance(exc, OperationalError):
+        return "database" if _database_unavailable(exc) else None
+    if isinstance(exc, _BROKER_UNAVAILABLE):
+        return "broker"
+    return None
+
+
+def _database_unavailable(exc: OperationalError) -> bool:
+    cause = exc.__cause__
+    if isinstance(cause, sqlite3.Error) and getattr(cause, "sqlite_errorcode", None) is not None:
+        return cause.sqlite_errorcode & 0xFF in _SQLITE_UNAVAILABLE  # extended codes keep the primary in the low byte
+    if cause is not None and hasattr(cause, "sqlstate"):  # psycopg
+        # No SQLSTATE: the client library's own failure (connection refused, server closed the connection).
+        return cause.sqlstate is None or cause.sqlstate.startswith(_POSTGRES_UNAVAILABLE)
+    return str(exc).startswith(_UNAVAILABLE_MESSAGES)
+
+
+def outage_response(request: HttpRequest, exc: BaseException) -> HttpResponse | None:
+    """The 503 problem document for an outage under /api/, logged as one WARNING line; None when
+    ``exc`` is no outage or the request is not an API request."""
+    service = unavailable_service(exc)
+    if service is None or not is_api_request(request):
+        return None
+    response = _problem_response(
+        request,
+        503,
+        SERVICE_UNAVAILABLE,
+        f"The {service} is unavailable at the moment: try again after Retry-After seconds.",
+    )
+    response["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+    reason = (str(exc).strip().splitlines() or [""])[0]
+    log_response(
+        "Service Unavailable: %s (%s unavailable: %s: %s)",
+        request.path,
+        service,
+        type(exc).__name__,
+        reason,
+        response=response,
+        request=request,
+        level="warning",
+    )
+    return response
+
+
+def _security_logger(name: str) -> logging.Logger:
+    return logging.getLogger(f"django.security.{name}")

@@ -9,7 +9,8 @@ class adds the errors any endpoint can answer, each an ``application/problem+jso
 - 403 when a permission can refuse, or a session-authenticated write can fail its CSRF check;
 - 404 for routes with path parameters, and for paginated lists (a page past the end);
 - 429 when the view (or the viewset's action) has throttles;
-- 500 everywhere.
+- 500 and 503 everywhere (503: the database or the broker is unavailable, retry after
+  Retry-After seconds).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ _NOT_FOUND = "Not found, or not yours to see."
 _NO_PAGE = "No such page: past the end of the list."
 _THROTTLED = "Too many requests: wait for Retry-After seconds."
 _SERVER_ERROR = "Unexpected server error: do not assume the request was carried out. Quote the correlation_id."
+_UNAVAILABLE = "The database or the broker is unavailable (an outage, not a bug): try again after Retry-After seconds."
 # For an error response a view declares without a description.
 _DEFAULTS = {
     "400": _INVALID,
@@ -68,12 +70,16 @@ _DEFAULTS = {
     "404": _NOT_FOUND,
     "429": _THROTTLED,
     "500": _SERVER_ERROR,
+    "503": _UNAVAILABLE,
 }
 _HEADERS: dict[str, dict[str, Any]] = {
     "401": {
         "WWW-Authenticate": {"schema": {"type": "string"}, "description": "How to authenticate: `Token`."},
     },
     "429": {
+        "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again."},
+    },
+    "503": {
         "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again."},
     },
 }
@@ -122,7 +128,7 @@ class ProblemAutoSchema(AutoSchema):
         permissions = list(getattr(view, "permission_classes", []))
         query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
         paging = {p["name"] for p in self._get_pagination_parameters()}
-        errors = {"500": _SERVER_ERROR}
+        errors = {"500": _SERVER_ERROR, "503": _UNAVAILABLE}
         if self.method in WRITE_METHODS or query - paging:
             errors["400"] = _INVALID
         if authenticators:

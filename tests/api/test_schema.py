@@ -54,7 +54,7 @@ def test_each_operation_documents_the_errors_it_can_answer(schema: dict) -> None
     assert "400" not in responses[("GET", "/api/orders/{id}/")]
     assert {"409", "404"} <= responses[("POST", "/api/articles/{id}/publish/")]
     # Public articles: no authentication at all, so neither 401 nor 403; a slug that is not there is a 404.
-    assert responses[("GET", "/api/public/articles/{slug}/")] == {"200", "404", "500"}
+    assert responses[("GET", "/api/public/articles/{slug}/")] == {"200", "404", "500", "503"}
     assert "404" in responses[("GET", "/api/users/me/")]  # declared by the view: no profile yet
 
 
@@ -66,3 +66,19 @@ def test_real_error_bodies_match_the_documented_problem_schemas(schema: dict) ->
     assert (invalid.status_code, missing.status_code) == (400, 404)
     jsonschema.validate(invalid.json(), {**components["ValidationProblem"], "additionalProperties": False})
     jsonschema.validate(missing.json(), {**components["Problem"], "additionalProperties": False})
+
+
+def test_the_api_root_is_in_the_schema_with_its_links(schema: dict) -> None:
+    operation = schema["paths"]["/api/"]["get"]
+    assert operation["operationId"] == "api_root"
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    links = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+    assert links["orders"] == {"type": "string", "format": "uri", "description": links["orders"]["description"]}
+    assert {"orders", "products", "public_articles", "token"} <= set(links)
+
+
+def test_every_operation_documents_an_outage_as_a_503_with_retry_after(schema: dict) -> None:
+    for method, path, operation in operations(schema):
+        unavailable = operation["responses"].get("503")
+        assert unavailable is not None, (method, path)
+        assert "Retry-After" in unavailable["headers"], (method, path)
