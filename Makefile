@@ -22,6 +22,7 @@ venv:
 lint: venv
 	@status=0; \
 	echo "+ ruff check ."; $(BIN)/ruff check . || status=1; \
+	echo "+ ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
 	echo "+ lint-imports"; $(BIN)/lint-imports || status=1; \
 	echo "+ bin/import_cycles.py"; $(BIN)/python bin/import_cycles.py || status=1; \
 	echo "+ manage.py makemigrations --check --dry-run"; \

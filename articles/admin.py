@@ -44,8 +44,17 @@ class ArticleAdmin(DomainErrorAdmin):
     search_fields = ("title", "slug", "author_name", "=author_id")
     date_hierarchy = "created_at"
     readonly_fields = (
-        "id", "title", "slug", "body", "author_id", "author_name", "status", "revision",
-        "created_at", "updated_at", "published_at",
+        "id",
+        "title",
+        "slug",
+        "body",
+        "author_id",
+        "author_name",
+        "status",
+        "revision",
+        "created_at",
+        "updated_at",
+        "published_at",
     )
     actions = [publish_articles, unpublish_articles]
 

@@ -77,4 +77,3 @@ def stock_facts(*, order_ids: Iterable[UUID], settled_before: datetime) -> Stock
         ],
         stocked_skus=set(StockItem.objects.filter(created_at__lt=settled_before).values_list("sku", flat=True)),
     )
-

@@ -24,7 +24,10 @@ def _envelope() -> Envelope:
 
 def add_recipient_when_user_registered(event: UserRegistered) -> None:
     services.recipient_apply(
-        user_id=event.user_id, version=event.version, email=event.email, display_name=event.display_name,
+        user_id=event.user_id,
+        version=event.version,
+        email=event.email,
+        display_name=event.display_name,
         preferences=event.preferences,
     )
 
@@ -44,30 +47,44 @@ def update_recipient_display_name(event: UserDisplayNameChanged) -> None:
 def tell_customer_order_confirmed(event: OrderConfirmed) -> None:
     envelope = _envelope()
     services.order_confirmation_notify(
-        event_id=envelope.event_id, occurred_at=envelope.occurred_at, user_id=event.customer_id,
-        order_id=event.order_id, total=event.total,
+        event_id=envelope.event_id,
+        occurred_at=envelope.occurred_at,
+        user_id=event.customer_id,
+        order_id=event.order_id,
+        total=event.total,
     )
 
 
 def tell_customer_order_failed(event: OrderFailed) -> None:
     envelope = _envelope()
     services.order_failure_notify(
-        event_id=envelope.event_id, occurred_at=envelope.occurred_at, user_id=event.customer_id,
-        order_id=event.order_id, reason=event.reason,
+        event_id=envelope.event_id,
+        occurred_at=envelope.occurred_at,
+        user_id=event.customer_id,
+        order_id=event.order_id,
+        reason=event.reason,
     )
 
 
 def request_new_article_emails(event: ArticlePublished) -> None:
     services.new_article_notifications_request(
-        event_id=_envelope().event_id, article_id=event.article_id, slug=event.slug, title=event.title,
-        author_name=event.author_name, body=event.body,
+        event_id=_envelope().event_id,
+        article_id=event.article_id,
+        slug=event.slug,
+        title=event.title,
+        author_name=event.author_name,
+        body=event.body,
     )
 
 
 def send_new_article_email(command: SendNewArticleEmail) -> None:
     services.new_article_notify(
-        event_id=command.article_event_id, occurred_at=_envelope().occurred_at, user_id=command.user_id,
-        article_id=command.article_id, title=command.title, author_name=command.author_name,
+        event_id=command.article_event_id,
+        occurred_at=_envelope().occurred_at,
+        user_id=command.user_id,
+        article_id=command.article_id,
+        title=command.title,
+        author_name=command.author_name,
         excerpt=command.excerpt,
     )
 

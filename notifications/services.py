@@ -112,9 +112,7 @@ def recipients_reset() -> int:
 # --- Notifications ----------------------------------------------------------------------------
 
 
-def _claim(
-    cause: Cause, *, user_id: int, kind: str, status: str, reference: str, **fields: Any
-) -> Notification | None:
+def _claim(cause: Cause, *, user_id: int, kind: str, status: str, reference: str, **fields: Any) -> Notification | None:
     """Insert the log row for (event, user, kind); None if it exists already (nothing to do)."""
     try:
         with transaction.atomic():
@@ -136,20 +134,34 @@ def _known_recipient_or_retry(cause: Cause, *, user_id: int, kind: str, referenc
     if not cause.older_than(grace):
         raise RetryableError(f"Recipient {user_id} is not known yet (no users events received for them).")
     _claim(
-        cause, user_id=user_id, kind=kind, status=Notification.Status.FAILED, reference=reference,
+        cause,
+        user_id=user_id,
+        kind=kind,
+        status=Notification.Status.FAILED,
+        reference=reference,
         reason=f"unknown recipient: nothing was known about user {user_id} {grace:g} seconds after the event",
     )
     return None
 
 
 def _send(
-    cause: Cause, *, recipient: Recipient, kind: str, reference: str, subject_context: dict[str, Any],
+    cause: Cause,
+    *,
+    recipient: Recipient,
+    kind: str,
+    reference: str,
+    subject_context: dict[str, Any],
     context: dict[str, Any],
 ) -> Notification | None:
     subject = emails.subject_for(kind, **subject_context)
     notification = _claim(
-        cause, user_id=recipient.user_id, kind=kind, status=Notification.Status.PENDING, reference=reference,
-        subject=subject, to_email=recipient.email,
+        cause,
+        user_id=recipient.user_id,
+        kind=kind,
+        status=Notification.Status.PENDING,
+        reference=reference,
+        subject=subject,
+        to_email=recipient.email,
     )
     if notification is None:
         return None
@@ -186,7 +198,11 @@ def _notify_order_update(
         )
     ref = emails.order_ref(order_id)
     return _send(
-        cause, recipient=recipient, kind=kind, reference=reference, subject_context={"order_ref": ref},
+        cause,
+        recipient=recipient,
+        kind=kind,
+        reference=reference,
+        subject_context={"order_ref": ref},
         context={**context, "order_ref": ref},
     )
 
@@ -199,7 +215,10 @@ def order_confirmation_notify(
     log says suppressed). An unknown customer is retried, then logged as failed with the reason.
     Joins the handler's inbox transaction; see the module docstring for the sending guarantee."""
     return _notify_order_update(
-        Cause(event_id, occurred_at), user_id=user_id, kind=Notification.Kind.ORDER_CONFIRMED, order_id=order_id,
+        Cause(event_id, occurred_at),
+        user_id=user_id,
+        kind=Notification.Kind.ORDER_CONFIRMED,
+        order_id=order_id,
         context={"total": total},
     )
 
@@ -210,7 +229,10 @@ def order_failure_notify(
 ) -> Notification | None:
     """Tell the customer their order failed, and why in plain words. Same rules as the confirmation."""
     return _notify_order_update(
-        Cause(event_id, occurred_at), user_id=user_id, kind=Notification.Kind.ORDER_FAILED, order_id=order_id,
+        Cause(event_id, occurred_at),
+        user_id=user_id,
+        kind=Notification.Kind.ORDER_FAILED,
+        order_id=order_id,
         context={"explanation": emails.explain_order_failure(reason), "reason": reason},
     )
 
@@ -232,8 +254,13 @@ def new_article_notifications_request(
     for user_id in list(selectors.recipient_ids_wanting_new_articles(article_id=article_id)):
         publish(
             SendNewArticleEmail(
-                user_id=user_id, article_event_id=event_id, article_id=article_id, slug=slug, title=title,
-                author_name=author_name, excerpt=excerpt,
+                user_id=user_id,
+                article_event_id=event_id,
+                article_id=article_id,
+                slug=slug,
+                title=title,
+                author_name=author_name,
+                excerpt=excerpt,
             )
         )
         count += 1
@@ -266,6 +293,10 @@ def new_article_notify(
             cause, user_id=user_id, kind=kind, reference=reference, reason="the user turned new-article emails off"
         )
     return _send(
-        cause, recipient=recipient, kind=kind, reference=reference, subject_context={"title": title},
+        cause,
+        recipient=recipient,
+        kind=kind,
+        reference=reference,
+        subject_context={"title": title},
         context={"title": title, "author_name": author_name, "excerpt": excerpt},
     )

@@ -93,7 +93,6 @@ class OrderLine(models.Model):
         return f"{self.quantity} x {self.sku}"
 
 
-
 class OrderSaga(models.Model):
     """The process manager of one order: reserve every line, then confirm or compensate.
 

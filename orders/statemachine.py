@@ -295,9 +295,7 @@ LAST_RELEASE = Guard(
     lambda ctx: _line_is(LineStock.RELEASING)(ctx) and not any(o.stock == LineStock.RELEASING for o in ctx.others()),
 )
 COMMITTING = Guard("line committing", _line_is(LineStock.COMMITTING))
-OVERDUE = Guard(
-    "deadline passed", lambda ctx: ctx.now is not None and ctx.saga.deadline_at <= ctx.now
-)
+OVERDUE = Guard("deadline passed", lambda ctx: ctx.now is not None and ctx.saga.deadline_at <= ctx.now)
 CANCELLING = Guard("being cancelled", lambda ctx: ctx.saga.ending == Ending.CANCELLED)
 AWAITS_RESERVE = Guard("a line requested", lambda ctx: any(o.stock == LineStock.REQUESTED for o in ctx.saga.lines))
 AWAITS_RELEASE = Guard("a line releasing", lambda ctx: any(o.stock == LineStock.RELEASING for o in ctx.saga.lines))

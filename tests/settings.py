@@ -5,7 +5,9 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 # project/settings.py refuses to run with DEBUG off on implicit defaults; the tests use them (bin/test
 # names the broker, and the test database is the SQLite file below unless DATABASE_URL says otherwise).
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}/var/db.sqlite3")
+os.environ.setdefault(
+    "DATABASE_URL", f"sqlite:///{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}/var/db.sqlite3"
+)
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 from kombu import Exchange, Queue  # noqa: E402

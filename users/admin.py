@@ -17,7 +17,14 @@ class UserProfileAdmin(admin.ModelAdmin):
     search_fields = ("=user__id", "user__username", "user__email", "display_name")
     list_select_related = ("user",)
     readonly_fields = (
-        "user", "display_name", "order_updates", "new_articles", "email_format", "version", "created_at", "updated_at",
+        "user",
+        "display_name",
+        "order_updates",
+        "new_articles",
+        "email_format",
+        "version",
+        "created_at",
+        "updated_at",
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

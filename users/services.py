@@ -184,16 +184,16 @@ def user_preferences_change(
     changes = {
         name: value
         for name, value in {
-            "order_updates": order_updates, "new_articles": new_articles, "email_format": email_format,
+            "order_updates": order_updates,
+            "new_articles": new_articles,
+            "email_format": email_format,
         }.items()
         if value is not None
     }
     try:
         preferences = EmailPreferences.model_validate({**profile.preferences.model_dump(), **changes}, strict=True)
     except PayloadError as exc:
-        raise UserInputError(
-            {str(err["loc"][0]): [err["msg"]] for err in exc.errors() if err["loc"]}
-        ) from None
+        raise UserInputError({str(err["loc"][0]): [err["msg"]] for err in exc.errors() if err["loc"]}) from None
     if profile.change_preferences(preferences):
         profile.save(update_fields=["order_updates", "new_articles", "email_format", "version", "updated_at"])
         publish(

@@ -25,7 +25,16 @@ class ArticleSerializer(serializers.ModelSerializer):
     class Meta:
         model = Article
         fields = [
-            "id", "title", "slug", "body", "author_id", "author_name", "status", "revision",
-            "created_at", "updated_at", "published_at",
+            "id",
+            "title",
+            "slug",
+            "body",
+            "author_id",
+            "author_name",
+            "status",
+            "revision",
+            "created_at",
+            "updated_at",
+            "published_at",
         ]
         read_only_fields = fields

@@ -9,7 +9,17 @@ class NotificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notification
         fields = [
-            "id", "user_id", "kind", "channel", "status", "reason", "subject", "to_email", "reference",
-            "event_id", "created_at", "sent_at",
+            "id",
+            "user_id",
+            "kind",
+            "channel",
+            "status",
+            "reason",
+            "subject",
+            "to_email",
+            "reference",
+            "event_id",
+            "created_at",
+            "sent_at",
         ]
         read_only_fields = fields

@@ -18,7 +18,11 @@ def test_an_author_creates_a_draft_under_their_own_name(client_for, ada) -> None
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["status"], body["slug"], body["author_id"], body["author_name"], body["revision"]) == (
-        "draft", "the-crunchy-armchair", ada.pk, "Ada Quill", 1,
+        "draft",
+        "the-crunchy-armchair",
+        ada.pk,
+        "Ada Quill",
+        1,
     )
 
 
@@ -150,7 +154,8 @@ def test_an_author_unpublishes_redrafts_and_republishes_their_article(client_for
     response = client.post(f"/api/articles/{article.pk}/publish/")
     assert (response.json()["status"], response.json()["revision"]) == ("published", 6)
     assert list(OutboxEvent.objects.order_by("occurred_at").values_list("event_type", flat=True)) == [
-        "articles.ArticleUnpublished", "articles.ArticlePublished",
+        "articles.ArticleUnpublished",
+        "articles.ArticlePublished",
     ]
 
 

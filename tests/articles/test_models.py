@@ -74,7 +74,10 @@ def test_editing_a_draft_changes_its_content_and_revision() -> None:
     article = draft()
     assert article.edit(title="The crunchier armchair", slug="the-crunchier-armchair") is True
     assert (article.title, article.slug, article.body, article.revision) == (
-        "The crunchier armchair", "the-crunchier-armchair", "It crunches.", 2,
+        "The crunchier armchair",
+        "the-crunchier-armchair",
+        "It crunches.",
+        2,
     )
 
 

@@ -31,7 +31,10 @@ def write_armchair(**overrides) -> Article:
 def test_creating_an_article_starts_a_draft_with_a_slug_from_its_title_and_announces_nothing(bus: TestBus) -> None:
     article = write_armchair()
     assert (article.status, article.slug, article.revision, article.author_name) == (
-        "draft", "the-crunchy-armchair", 1, "Ada Quill",
+        "draft",
+        "the-crunchy-armchair",
+        1,
+        "Ada Quill",
     )
     assert announced() == []
 
@@ -88,7 +91,9 @@ def test_revising_a_published_article_bumps_its_revision_and_announces_article_r
     event_type, payload = announced()[-1]
     assert event_type == "articles.ArticleRevised"
     assert (payload["title"], payload["revision"], payload["author_name"]) == (
-        "The crunchy armchair, revisited", 3, "Ada Quill",
+        "The crunchy armchair, revisited",
+        3,
+        "Ada Quill",
     )
     assert payload["published_at"] is not None
 
@@ -107,8 +112,11 @@ def test_a_refused_edit_changes_nothing_and_announces_nothing(bus: TestBus) -> N
     with pytest.raises(ArticleError):
         services.article_edit(article_id=article.pk, body="New body", slug="a-new-address")
     stored = Article.objects.get()
-    assert (stored.body, stored.slug, stored.revision) == ("An armchair that crunches when you sit on it.",
-                                                           "the-crunchy-armchair", 2)
+    assert (stored.body, stored.slug, stored.revision) == (
+        "An armchair that crunches when you sit on it.",
+        "the-crunchy-armchair",
+        2,
+    )
     assert len(announced()) == 1
 
 

@@ -60,9 +60,7 @@ def shown(response) -> list[tuple[int, str]]:
 
 
 def run_action(client: Client, action: str, *tallies: Tally):
-    return client.post(
-        CHANGELIST, {"action": action, "_selected_action": [str(t.pk) for t in tallies]}, follow=True
-    )
+    return client.post(CHANGELIST, {"action": action, "_selected_action": [str(t.pk) for t in tallies]}, follow=True)
 
 
 def test_an_action_that_raises_a_domain_error_shows_its_message_as_an_error(operator: Client) -> None:

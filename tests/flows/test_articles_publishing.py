@@ -79,7 +79,9 @@ def test_unpublishing_removes_the_article_from_the_public_list_search_and_feed_u
     assert author.post(f"/api/articles/{article_id}/publish/").status_code == 200
     wait_until(lambda: public_titles() == ["The crunchy armchair"], what="the republished copy to appear")
     wait_until(
-        lambda: set(Delivery.objects.filter(queue="publishing").values_list("status", flat=True))
-        == {Delivery.Status.PROCESSED},
+        lambda: (
+            set(Delivery.objects.filter(queue="publishing").values_list("status", flat=True))
+            == {Delivery.Status.PROCESSED}
+        ),
         what="every publishing delivery to be confirmed processed",
     )

@@ -59,8 +59,9 @@ def test_an_order_confirmation_to_a_customer_who_turned_order_updates_off_is_sup
     bob = register("bob", order_updates=False)
     wait_until(lambda: recipient(bob.user_id), what="the registration to arrive")
     envelope = order_confirmed(customer_id=bob.user_id)
-    notification = wait_until(lambda: Notification.objects.filter(event_id=envelope.event_id).first(),
-                              what="the notification to be logged")
+    notification = wait_until(
+        lambda: Notification.objects.filter(event_id=envelope.event_id).first(), what="the notification to be logged"
+    )
     assert (notification.status, notification.reason) == ("suppressed", "the customer turned order updates off")
     assert notification.sent_at is None
 
@@ -68,7 +69,8 @@ def test_an_order_confirmation_to_a_customer_who_turned_order_updates_off_is_sup
 def test_an_order_update_for_an_unknown_customer_is_retried_then_logged_as_failed(worker: WorkerProcess) -> None:
     envelope = order_confirmed(customer_id=424242)
     notification = wait_until(
-        lambda: Notification.objects.filter(event_id=envelope.event_id).first(), timeout=30,
+        lambda: Notification.objects.filter(event_id=envelope.event_id).first(),
+        timeout=30,
         what="the notification to give up",
     )
     assert notification.status == "failed"
@@ -93,8 +95,10 @@ def test_an_order_confirmation_redelivered_by_the_broker_is_sent_once(worker: Wo
     bob = register("bob")
     wait_until(lambda: recipient(bob.user_id), what="the registration to arrive")
     envelope = order_confirmed(customer_id=bob.user_id)
-    wait_until(lambda: Notification.objects.filter(event_id=envelope.event_id, status="sent").exists(),
-               what="the email to be sent")
+    wait_until(
+        lambda: Notification.objects.filter(event_id=envelope.event_id, status="sent").exists(),
+        what="the email to be sent",
+    )
     delivery = Delivery.objects.select_related("event").get(event__event_id=envelope.event_id)
     send_messages([(delivery.queue, delivery_message(delivery))] * 2)
     duplicate = f"Duplicate of {envelope.event_id} for notifications.tell_customer_order_confirmed acknowledged"

@@ -42,9 +42,14 @@ def article_published(
 ) -> Envelope:
     return publish_now(
         ArticlePublished(
-            article_id=article_id or uuid.uuid4(), slug="why-the-crunchy-armchair-crunches", title=title,
+            article_id=article_id or uuid.uuid4(),
+            slug="why-the-crunchy-armchair-crunches",
+            title=title,
             body="<p>It is the <em>springs</em>. Mostly the springs, and a little the walnut shells.</p>",
-            author_id=1, author_name="Ada Quill", revision=revision, published_at=timezone.now(),
+            author_id=1,
+            author_name="Ada Quill",
+            revision=revision,
+            published_at=timezone.now(),
         )
     )
 
@@ -52,6 +57,9 @@ def article_published(
 def register(username: str, **preferences: object) -> UserProfile:
     """A real registration through the users service (UserRegistered goes to the outbox)."""
     return users.user_register(
-        username=username, email=f"{username}@example.com", password=STRONG, display_name=username.title(),
+        username=username,
+        email=f"{username}@example.com",
+        password=STRONG,
+        display_name=username.title(),
         preferences=EmailPreferences(**preferences),
     )

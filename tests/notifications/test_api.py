@@ -35,7 +35,10 @@ def test_a_user_lists_only_their_own_notifications(log: dict) -> None:
     assert body["count"] == 1
     [row] = body["results"]
     assert (row["user_id"], row["kind"], row["status"], row["channel"]) == (
-        log["bob"].pk, "order_confirmed", "sent", "email",
+        log["bob"].pk,
+        "order_confirmed",
+        "sent",
+        "email",
     )
     assert set(row) >= {"event_id", "reason", "subject", "created_at", "sent_at"}
 

@@ -26,7 +26,8 @@ def test_subscribers_get_one_new_article_email_each_and_others_none(bus: TestBus
     assert "It is the springs." in email.body and "<em>" not in email.body
     notifications = Notification.objects.order_by("user_id")
     assert [(n.user_id, n.kind, n.status) for n in notifications] == [
-        (alice.user_id, "new_article", "sent"), (bob.user_id, "new_article", "sent"),
+        (alice.user_id, "new_article", "sent"),
+        (bob.user_id, "new_article", "sent"),
     ]
     assert {n.event_id for n in notifications} == {envelope.event_id}
 

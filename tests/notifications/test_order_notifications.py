@@ -88,7 +88,9 @@ def test_every_event_delivered_twice_sends_each_email_exactly_once(bus: TestBus,
     order_confirmed(customer_id=carol.user_id)
     handled = bus.drain(duplicate=True)
     assert sorted((m.to[0], m.subject.split()[0]) for m in mailoutbox) == [
-        ("bob@example.com", "We"), ("bob@example.com", "Your"), ("carol@example.com", "Your"),
+        ("bob@example.com", "We"),
+        ("bob@example.com", "Your"),
+        ("carol@example.com", "Your"),
     ]
     assert Notification.objects.filter(status="sent").count() == 3
     assert len([h for h in handled if h.result.outcome is Outcome.DUPLICATE]) == len(handled) // 2

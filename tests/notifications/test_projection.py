@@ -54,18 +54,23 @@ def test_a_registration_older_than_what_is_held_changes_nothing(bus: TestBus) ->
     before = copy_of(42)
     assert before.is_known and before.display_name == ""
     publish_now(
-        UserRegistered(user_id=42, email="old@example.com", display_name="Zed", preferences=EmailPreferences(),
-                       version=1)
+        UserRegistered(
+            user_id=42, email="old@example.com", display_name="Zed", preferences=EmailPreferences(), version=1
+        )
     )
     bus.drain()
     after = copy_of(42)
     # Only the part nothing newer was known about (the display name) is taken from it.
     assert (after.email, after.new_articles, after.display_name, after.version) == (
-        "new@example.com", True, "Zed", 3,
+        "new@example.com",
+        True,
+        "Zed",
+        3,
     )
     publish_now(
-        UserRegistered(user_id=42, email="old@example.com", display_name="Zed II", preferences=EmailPreferences(),
-                       version=1)
+        UserRegistered(
+            user_id=42, email="old@example.com", display_name="Zed II", preferences=EmailPreferences(), version=1
+        )
     )
     bus.drain()
     assert copy_of(42).display_name == "Zed"
@@ -76,8 +81,9 @@ def test_a_change_that_arrives_before_the_registration_leaves_the_recipient_unkn
     bus.drain()
     assert not copy_of(7).is_known
     publish_now(
-        UserRegistered(user_id=7, email="seven@example.com", display_name="Seven", preferences=EmailPreferences(),
-                       version=1)
+        UserRegistered(
+            user_id=7, email="seven@example.com", display_name="Seven", preferences=EmailPreferences(), version=1
+        )
     )
     bus.drain()
     recipient = copy_of(7)

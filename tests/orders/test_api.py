@@ -209,7 +209,6 @@ def test_cancelling_a_confirmed_order_is_a_400_that_says_why(client: APIClient, 
     assert "can no longer be cancelled" in response.json()["errors"]["status"][0]
 
 
-
 def test_the_timeline_shows_a_cancellation_s_releases_while_they_are_on_their_way(
     client: APIClient, bus: TestBus
 ) -> None:

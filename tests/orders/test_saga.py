@@ -207,7 +207,6 @@ def test_every_message_delivered_twice_and_out_of_order_reaches_the_same_state_a
     assert not Reservation.objects.filter(status=Reservation.Status.RESERVED).exists()
 
 
-
 def test_the_order_status_always_follows_its_saga_state(bus: TestBus, shelves) -> None:
     orders = [place(*lines) for lines in SCENARIOS]
     order_cancel(order_id=orders[0].pk)

@@ -208,8 +208,13 @@ def test_a_cancellation_the_state_does_not_allow_is_refused(state: State, ending
         decide(saga(Stock.COMMITTING, state=state, ending=ending), Input.CANCEL, reason="too late")
 
 
-@pytest.mark.parametrize("s", [saga(Stock.RELEASING, state=State.COMPENSATING, ending=Ending.CANCELLED),
-                               saga(Stock.RELEASED, state=State.CANCELLED, ending=Ending.CANCELLED)])
+@pytest.mark.parametrize(
+    "s",
+    [
+        saga(Stock.RELEASING, state=State.COMPENSATING, ending=Ending.CANCELLED),
+        saga(Stock.RELEASED, state=State.CANCELLED, ending=Ending.CANCELLED),
+    ],
+)
 def test_cancelling_twice_changes_nothing(s: FakeSaga) -> None:
     decision = decide(s, Input.CANCEL, reason="again")
     assert decision.state == s.state and not (decision.lines or decision.commands or decision.events or decision.steps)

@@ -28,7 +28,13 @@ def test_anyone_lists_public_articles_newest_first_without_withdrawn_ones(anonym
     assert response.status_code == 200
     assert [a["title"] for a in response.json()["results"]] == ["The shiny lamp", "The crunchy armchair"]
     assert set(response.json()["results"][0]) == {
-        "article_id", "slug", "title", "body", "author_name", "revision", "published_at",
+        "article_id",
+        "slug",
+        "title",
+        "body",
+        "author_name",
+        "revision",
+        "published_at",
     }
 
 
@@ -78,7 +84,8 @@ def test_a_search_without_words_is_a_400_naming_q(anonymous: APIClient, params: 
 def test_the_public_api_refuses_writes_and_changes_nothing(anonymous: APIClient, method: str) -> None:
     article = PublicArticleFactory(slug="the-wobbly-table", title="The wobbly table")
     list_response = getattr(anonymous, method)("/api/public/articles/", {"title": "Defaced"}, format="json")
-    detail_response = getattr(anonymous, method)("/api/public/articles/the-wobbly-table/", {"title": "Defaced"},
-                                                 format="json")
+    detail_response = getattr(anonymous, method)(
+        "/api/public/articles/the-wobbly-table/", {"title": "Defaced"}, format="json"
+    )
     assert (list_response.status_code, detail_response.status_code) == (405, 405)
     assert PublicArticle.objects.get(pk=article.pk).title == "The wobbly table"

@@ -35,7 +35,12 @@ def test_a_published_article_gets_a_public_copy_with_its_content_and_author(bus:
     bus.drain()
     public = PublicArticle.objects.get(pk=article.pk)
     assert (public.slug, public.title, public.body, public.author_name, public.revision, public.is_public) == (
-        "the-crunchy-armchair", "The crunchy armchair", "It crunches when you sit.", "Ada Quill", 2, True,
+        "the-crunchy-armchair",
+        "The crunchy armchair",
+        "It crunches when you sit.",
+        "Ada Quill",
+        2,
+        True,
     )
     assert public.published_at == article.published_at
     assert public.changed_at == OutboxEvent.objects.get().occurred_at
@@ -72,7 +77,11 @@ def test_unpublishing_withdraws_the_copy_but_keeps_a_tombstone(bus: TestBus, ann
     announce(ArticlePublishedFactory(revision=2), ArticleUnpublishedFactory(revision=3))
     bus.drain()
     assert (copy().is_public, copy().revision, copy().title, copy().body, copy().search_document) == (
-        False, 3, "", "", "",
+        False,
+        3,
+        "",
+        "",
+        "",
     )
 
 
@@ -106,7 +115,10 @@ def test_a_whole_life_cycle_delivered_twice_in_any_order_ends_at_the_newest_revi
     bus.drain(duplicate=True, order="shuffle", seed=seed)
     public = PublicArticle.objects.get()
     assert (public.is_public, public.revision, public.title, public.body) == (
-        True, 7, "The quiet armchair", "It crunches, loudly.",
+        True,
+        7,
+        "The quiet armchair",
+        "It crunches, loudly.",
     )
 
 

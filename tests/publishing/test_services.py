@@ -16,8 +16,13 @@ pytestmark = pytest.mark.django_db
 
 def show(article_id: uuid.UUID, revision: int, title: str) -> bool:
     return services.public_article_show(
-        article_id=article_id, revision=revision, changed_at=timezone.now(), slug="the-wobbly-table",
-        title=title, body="A table.", author_name="Grace Hopper",
+        article_id=article_id,
+        revision=revision,
+        changed_at=timezone.now(),
+        slug="the-wobbly-table",
+        title=title,
+        body="A table.",
+        author_name="Grace Hopper",
     )
 
 

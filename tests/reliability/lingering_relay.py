@@ -25,7 +25,6 @@ def main() -> None:
 
     from project.messaging.outbox import relay
 
-
     linger = float(os.environ.get("RELIABILITY_RELAY_LINGER", "0"))
     state = Path(os.environ["RELIABILITY_RELAY_STATE"])
     send = relay.send_messages

@@ -36,14 +36,18 @@ def as_alice(alice: UserProfile) -> APIClient:
 
 def registration(**overrides) -> dict:
     return {
-        "username": "dora", "email": "dora@example.com", "password": PASSWORD, "display_name": "Dora the Explorer",
+        "username": "dora",
+        "email": "dora@example.com",
+        "password": PASSWORD,
+        "display_name": "Dora the Explorer",
         **overrides,
     }
 
 
 def test_anyone_can_register_and_then_log_in_with_a_token(anonymous: APIClient) -> None:
     response = anonymous.post(
-        REGISTER, registration(preferences={"order_updates": False, "new_articles": True, "email_format": "text"}),
+        REGISTER,
+        registration(preferences={"order_updates": False, "new_articles": True, "email_format": "text"}),
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -90,8 +94,12 @@ def test_registering_without_a_password_is_a_400(anonymous: APIClient) -> None:
 def test_a_user_reads_their_own_account(as_alice: APIClient, alice: UserProfile) -> None:
     body = as_alice.get(ME).json()
     assert body == {
-        "id": alice.user_id, "username": "alice", "email": "alice@example.com", "display_name": "Alice",
-        "preferences": {"order_updates": True, "new_articles": False, "email_format": "html"}, "version": 1,
+        "id": alice.user_id,
+        "username": "alice",
+        "email": "alice@example.com",
+        "display_name": "Alice",
+        "preferences": {"order_updates": True, "new_articles": False, "email_format": "html"},
+        "version": 1,
     }
 
 
@@ -100,14 +108,19 @@ def test_a_user_changes_their_display_name_and_email(as_alice: APIClient) -> Non
     assert response.status_code == 200, response.content
     assert (response.json()["display_name"], response.json()["email"]) == ("Alice Liddell", "alice@wonderland.example")
     assert sorted(OutboxEvent.objects.values_list("event_type", flat=True)) == [
-        "users.UserDisplayNameChanged", "users.UserEmailChanged",
+        "users.UserDisplayNameChanged",
+        "users.UserEmailChanged",
     ]
 
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"email": "bob@example.com"}, "email"), ({"email": "nope"}, "email"), ({"display_name": ""}, "display_name"),
-     ({"username": "queen"}, "username")],
+    [
+        ({"email": "bob@example.com"}, "email"),
+        ({"email": "nope"}, "email"),
+        ({"display_name": ""}, "display_name"),
+        ({"username": "queen"}, "username"),
+    ],
 )
 def test_a_bad_account_change_is_a_400_naming_the_field_and_changes_nothing(
     as_alice: APIClient, alice: UserProfile, change: dict, field: str
@@ -118,7 +131,10 @@ def test_a_bad_account_change_is_a_400_naming_the_field_and_changes_nothing(
     assert field in response.json()["errors"]
     alice.refresh_from_db()
     assert (alice.user.email, alice.user.username, alice.display_name, alice.version) == (
-        "alice@example.com", "alice", "Alice", 1,
+        "alice@example.com",
+        "alice",
+        "Alice",
+        1,
     )
     assert not OutboxEvent.objects.exists()
 

@@ -75,10 +75,16 @@ def test_changing_preferences_publishes_the_full_new_preferences_with_the_next_v
     changed = services.user_preferences_change(user_id=profile.user_id, email_format="text")
     assert changed.version == 3
     assert published("users.UserEmailPreferencesChanged") == [
-        {"user_id": profile.user_id, "version": 2,
-         "preferences": {"order_updates": False, "new_articles": False, "email_format": "html"}},
-        {"user_id": profile.user_id, "version": 3,
-         "preferences": {"order_updates": False, "new_articles": False, "email_format": "text"}},
+        {
+            "user_id": profile.user_id,
+            "version": 2,
+            "preferences": {"order_updates": False, "new_articles": False, "email_format": "html"},
+        },
+        {
+            "user_id": profile.user_id,
+            "version": 3,
+            "preferences": {"order_updates": False, "new_articles": False, "email_format": "text"},
+        },
     ]
 
 
