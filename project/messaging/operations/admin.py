@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -61,6 +62,7 @@ def render_timeline(
 ) -> TemplateResponse:
     """Render timeline rows in the admin (domain apps' admins use it for their own timelines)."""
     entries = timeline_for(request.user, entries)  # dead letters only to who may read them
+    trace_url = settings.TRACING_TRACE_URL  # e.g. Jaeger's "http://127.0.0.1:16686/trace/{trace_id}"
     start = entries[0].at if entries else None
     rows = [
         {
@@ -74,6 +76,7 @@ def render_timeline(
                 if entry.kind == "event"
                 else ""
             ),
+            "trace_url": trace_url.format(trace_id=entry.trace_id) if trace_url and entry.trace_id else "",
         }
         for entry in entries
     ]
