@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
@@ -109,7 +110,9 @@ def _exporters() -> list[SpanExporter]:
 def _console_exporter(console: type[SpanExporter]) -> SpanExporter:
     path = os.environ.get("TRACING_CONSOLE_FILE", "").strip()
     if not path:
-        return console()
+        # The process's real standard output: in a Celery worker sys.stdout is redirected to the
+        # logger, which would wrap every line of every span in a log line of its own.
+        return console(out=sys.__stdout__ or sys.stdout)
     out = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (open for the process's life)
     return console(out=out, formatter=lambda span: span.to_json(indent=None) + os.linesep)
 

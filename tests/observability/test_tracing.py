@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import override_settings
@@ -20,6 +22,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from opentelemetry.util._once import Once
 
+from orders.models import OrderSaga
+from orders.services import LineInput, order_place, order_sagas_expire_overdue
 from project.messaging.contract import tracing
 from project.messaging.contract.events import Envelope
 from project.messaging.models import OutboxEvent
@@ -29,6 +33,7 @@ from project.messaging.testing import TestBus
 from project.observability.logging import add_trace_ids
 from project.observability.sampling import DropOrphanClientSpans
 from project.observability.tracing import tracing_configured
+from tests.factories.orders import KnownProductFactory
 from tests.observability.test_logging import json_lines  # noqa: F401 (the fixture)
 from tests.testapp.services import tally_ping
 
@@ -243,3 +248,23 @@ def test_a_log_line_written_by_a_handler_names_its_trace(
     [line] = [entry for entry in json_lines() if entry["event"].startswith("Dead-lettering")]
     assert line["trace_id"] == f"{process.context.trace_id:032x}"
     assert line["span_id"] == f"{process.context.span_id:016x}"
+
+
+@pytest.mark.django_db
+def test_what_the_deadline_sweep_publishes_for_an_order_links_to_the_trace_it_was_placed_in(
+    spans: InMemorySpanExporter, bus: TestBus
+) -> None:
+    KnownProductFactory(sku="CRUNCHY-ARMCHAIR")
+    tracer = trace.get_tracer("tests")
+    with tracer.start_as_current_span("POST /api/orders/"):
+        order = order_place(customer_id=42, lines=[LineInput("CRUNCHY-ARMCHAIR", 1, Decimal("10.00"))]).order
+    [placed] = named(spans, "publish orders.OrderPlaced")
+    OrderSaga.objects.filter(pk=order.pk).update(deadline_at=timezone.now() - timedelta(seconds=1))
+    with tracer.start_as_current_span("run/orders.expire_overdue_sagas") as beat_task:
+        assert order_sagas_expire_overdue() == 1
+    [release] = named(spans, "publish inventory.ReleaseStock")  # the compensation
+    # Its own trace (the beat's task), linked to the order's: the backend leads from one to the other.
+    assert release.context.trace_id == beat_task.get_span_context().trace_id != placed.context.trace_id
+    assert [(link.context.span_id, link.attributes["messaging.link"]) for link in release.links] == [
+        (placed.context.span_id, "origin")
+    ]
