@@ -27,6 +27,8 @@ import sys
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
+from project.messaging.contract.tracing import set_tracing_on
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -77,6 +79,7 @@ def setup_tracing(process: str) -> bool:
         else:
             provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    set_tracing_on(True)
     _instrument()
     _provider = provider
     logger.info("Tracing on: service %s, exporters %s", service, os.environ.get("OTEL_TRACES_EXPORTER"))
@@ -124,11 +127,19 @@ def _instrument() -> None:
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 
-    DjangoInstrumentor().instrument()
-    CeleryInstrumentor().instrument()
-    PsycopgInstrumentor().instrument(enable_commenter=False)
-    SQLite3Instrumentor().instrument()
-    RedisInstrumentor().instrument()
+    # OpenTelemetry's own variable (as `opentelemetry-instrument` reads it): e.g. "sqlite3,psycopg"
+    # keeps a span per SQL statement out, which is most of what tracing costs (performance.md).
+    disabled = {name.strip().lower() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    instrumentors = {
+        "django": (DjangoInstrumentor, {}),
+        "celery": (CeleryInstrumentor, {}),
+        "psycopg": (PsycopgInstrumentor, {"enable_commenter": False}),
+        "sqlite3": (SQLite3Instrumentor, {}),
+        "redis": (RedisInstrumentor, {}),
+    }
+    for name, (instrumentor, options) in instrumentors.items():
+        if name not in disabled:
+            instrumentor().instrument(**options)
 
 
 def uninstrument_for_tests() -> None:
@@ -157,6 +168,7 @@ def uninstrument_for_tests() -> None:
     # OpenTelemetry sets the global provider once per process; its own test utilities reset it so.
     trace._TRACER_PROVIDER_SET_ONCE = Once()
     trace._TRACER_PROVIDER = None
+    set_tracing_on(False)
 
 
 __all__ = ["flush_tracing", "setup_tracing", "tracing_configured"]

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from opentelemetry.util._once import Once
+from rest_framework.test import APIClient
 
 from orders.models import OrderSaga
 from orders.services import LineInput, order_place, order_sagas_expire_overdue
@@ -33,7 +34,8 @@ from project.messaging.testing import TestBus
 from project.observability.logging import add_trace_ids
 from project.observability.sampling import DropOrphanClientSpans
 from project.observability.tracing import tracing_configured
-from tests.factories.orders import KnownProductFactory
+from tests.factories.inventory import StockItemFactory
+from tests.factories.orders import CustomerFactory, KnownProductFactory
 from tests.observability.test_logging import json_lines  # noqa: F401 (the fixture)
 from tests.testapp.services import tally_ping
 
@@ -54,7 +56,9 @@ def spans() -> Iterator[InMemorySpanExporter]:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     _reset_global_provider()
     trace.set_tracer_provider(provider)
+    tracing.set_tracing_on(True)
     yield exporter
+    tracing.set_tracing_on(False)
     provider.shutdown()
     _reset_global_provider()
 
@@ -268,3 +272,25 @@ def test_what_the_deadline_sweep_publishes_for_an_order_links_to_the_trace_it_wa
     assert [(link.context.span_id, link.attributes["messaging.link"]) for link in release.links] == [
         (placed.context.span_id, "origin")
     ]
+
+
+@pytest.mark.django_db
+def test_the_order_timeline_in_the_admin_and_the_api_shows_each_entrys_trace_id(
+    spans: InMemorySpanExporter, bus: TestBus, admin_client, settings
+) -> None:
+    settings.TRACING_TRACE_URL = "http://jaeger.example:16686/trace/{trace_id}"
+    KnownProductFactory(sku="CRUNCHY-ARMCHAIR")
+    StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=5)
+    customer = CustomerFactory(username="tracy")
+    with trace.get_tracer("tests").start_as_current_span("POST /api/orders/") as request:
+        order = order_place(customer_id=customer.pk, lines=[LineInput("CRUNCHY-ARMCHAIR", 1, Decimal("10.00"))]).order
+    bus.drain()
+    trace_id = trace.format_trace_id(request.get_span_context().trace_id)
+
+    api = APIClient()
+    api.force_authenticate(customer)
+    events = api.get(f"/api/orders/{order.pk}/timeline/").json()["events"]
+    assert events and {e["trace_id"] for e in events} == {trace_id}  # a customer sees the events
+
+    page = admin_client.get(f"/admin/orders/order/{order.pk}/timeline/").content.decode()
+    assert f'href="http://jaeger.example:16686/trace/{trace_id}"' in page
