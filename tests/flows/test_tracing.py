@@ -185,6 +185,10 @@ def test_one_order_with_a_refused_line_is_one_trace_from_the_request_to_the_emai
         assert span.parent_id == origin.span_id, span.name
         assert span.attributes["messaging.destination.name"] == span.name.split()[1].split(".")[0]
         assert (span.attributes["messaging.outcome"], span.attributes["messaging.duplicate"]) == ("processed", False)
+    # The handler's own database work is under its span (the inbox insert, its reads and writes).
+    statements = [s for s in trace if s.kind == "SpanKind.CLIENT" and "db.system" in str(s.attributes)]
+    for span in processed:
+        assert any(s.parent_id == span.span_id for s in statements), f"no SQL under {span.name}"
     for span in published.values():
         assert by_id[span.parent_id] is request or by_id[span.parent_id].name.startswith("process "), span.name
     # Every message was handed to the broker in a send span under its publish span.
