@@ -103,6 +103,13 @@ def _exporters() -> list[SpanExporter]:
         if name == "console":
             found.append(_console_exporter(ConsoleSpanExporter))
             continue
+        if name == "otlp":
+            # As OpenTelemetry's SDK configuration does: the protocol picks the exporter. Its
+            # default here is http/protobuf (the specification's; the gRPC exporter is not installed).
+            protocol = os.environ.get(
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            )
+            name = "otlp_proto_grpc" if protocol.strip().lower() == "grpc" else "otlp_proto_http"
         points = entry_points(group="opentelemetry_traces_exporter", name=name)
         if not points:
             raise RuntimeError(f"OTEL_TRACES_EXPORTER={name!r}: no such span exporter is installed.")

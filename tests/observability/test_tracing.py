@@ -294,3 +294,41 @@ def test_the_order_timeline_in_the_admin_and_the_api_shows_each_entrys_trace_id(
 
     page = admin_client.get(f"/admin/orders/order/{order.pk}/timeline/").content.decode()
     assert f'href="http://jaeger.example:16686/trace/{trace_id}"' in page
+
+
+def test_otlp_names_the_http_exporter_with_the_standard_endpoint_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    from project.observability.tracing import _exporters
+
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp, console")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4318")
+    otlp, console = _exporters()
+    assert isinstance(otlp, OTLPSpanExporter) and isinstance(console, ConsoleSpanExporter)
+    assert otlp._endpoint == "http://jaeger:4318/v1/traces"
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
+    with pytest.raises(RuntimeError, match="no such span exporter is installed"):
+        _exporters()
+
+
+@pytest.mark.django_db
+def test_an_operators_replay_of_a_dead_letter_is_a_new_span_linked_to_the_original(
+    spans: InMemorySpanExporter, bus: TestBus
+) -> None:
+    from project.messaging.models import DeadLetter
+    from project.messaging.operations.services import dead_letter_replay
+
+    tally_ping(key="GRUMPY-LATER", behaviour="permanent")
+    bus.drain()
+    [publish] = named(spans, "publish testapp.Pinged")
+    letter = DeadLetter.objects.get()
+    with trace.get_tracer("tests").start_as_current_span("POST /admin/.../replay/") as admin_request:
+        dead_letter_replay(dead_letter_id=letter.pk, inline=True)
+    first, replay = named(spans, "process testapp.add_to_tally")
+    assert first.parent.span_id == publish.context.span_id
+    assert replay.parent.span_id == admin_request.get_span_context().span_id
+    assert replay.attributes["messaging.redelivered"] is True
+    assert [(link.context.span_id, link.attributes["messaging.link"]) for link in replay.links] == [
+        (publish.context.span_id, "original")
+    ]
