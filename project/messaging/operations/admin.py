@@ -80,10 +80,19 @@ def render_timeline(
         }
         for entry in entries
     ]
+    counts: dict[str, int] = {}
+    for entry in entries:
+        if entry.trace_id:
+            counts[entry.trace_id] = counts.get(entry.trace_id, 0) + 1
+    traces = [
+        {"trace_id": trace_id, "entries": n, "url": trace_url.format(trace_id=trace_id) if trace_url else ""}
+        for trace_id, n in counts.items()
+    ]
     context = {
         **admin_site.each_context(request),
         "title": title,
         "rows": rows,
+        "traces": traces,  # the traces the entries were published in, in order of appearance
         "open_dead_letters": [r for r in rows if r["entry"].kind == "dead_letter" and r["entry"].status == "dead"],
         **(extra or {}),
     }
