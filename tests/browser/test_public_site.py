@@ -197,13 +197,19 @@ def test_a_reader_finds_an_article_by_searching_and_reads_it(site: str, browser)
     assert 500 <= body_width <= 720, f"a readable measure at 1400 px, not {body_width} px"
     shoot(page, "article_1400")
 
-    phone = browser.new_page(viewport={"width": 375, "height": 812})
-    phone.route("**/*", watch)
-    for path, name in (("/articles/", "list_375"), ("/articles/the-crunchy-armchair/", "article_375")):
-        phone.goto(f"{site}{path}")
-        assert not overflows_horizontally(phone), f"{path} is wider than a 375 px phone"
-        assert header_sticks_out(phone) <= 0.5, f"{path}: the search box reaches past the text column"
-        shoot(phone, name)
+    # From a phone to a wide screen: no sideways scrolling, the search box within the column, and
+    # the text never wider than a comfortable line (42rem).
+    for width in (375, 768, 1920):
+        other = browser.new_page(viewport={"width": width, "height": 900})
+        other.route("**/*", watch)
+        for path, name in (("/articles/", "list"), ("/articles/the-crunchy-armchair/", "article")):
+            other.goto(f"{site}{path}")
+            assert not overflows_horizontally(other), f"{path} is wider than a {width} px window"
+            assert header_sticks_out(other) <= 0.5, f"{path}: the search box reaches past the text column"
+            assert other.locator("main h1").bounding_box()["width"] <= 720
+            if width == 375:
+                shoot(other, f"{name}_375")
+        other.close()
 
     # A mistyped address: the site's own page, not a bare error.
     response = page.goto(f"{site}/articles/the-crunchy-armchiar/")

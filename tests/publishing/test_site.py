@@ -239,3 +239,11 @@ def test_an_unknown_or_withdrawn_article_is_an_html_404(shelf, path: str) -> Non
 def test_the_site_only_reads(shelf) -> None:
     assert Client().post("/articles/").status_code == 405
     assert Client().head("/articles/the-shiny-lamp/").status_code == 200
+
+
+def test_an_article_without_a_publication_time_shows_no_empty_date(db: None) -> None:
+    PublicArticleFactory(title="The undated stool", slug="the-undated-stool", author_name="", published_at=None)
+    for path in ("/articles/", "/articles/the-undated-stool/"):
+        html = Client().get(path).content.decode()
+        assert "The undated stool" in html
+        assert "<time" not in html, path
