@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from io import StringIO
 
@@ -11,6 +13,7 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 from notifications.models import Recipient
+from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.inbox import consumer
 from project.messaging.models import DeadLetter, InboxRecord, OutboxEvent, ProjectionRebuild
 from project.messaging.operations import selectors
@@ -169,16 +172,19 @@ def rebuild_checkpoint() -> ProjectionRebuild:
     return ProjectionRebuild.objects.get(projection="testapp.tallies")
 
 
-def interrupt_after(monkeypatch: pytest.MonkeyPatch, deliveries: int, interruption: BaseException | None) -> None:
-    """Let ``deliveries`` deliveries through, then interrupt the next (Ctrl-C) or make it fail (None)."""
+def interrupt_after(monkeypatch: pytest.MonkeyPatch, deliveries: int, interruption: str) -> None:
+    """Let ``deliveries`` deliveries through, then stop the next one: "ctrl-c" (the KeyboardInterrupt
+    of SIGINT), "kill" (a real SIGTERM to this process) or "failure" (a transient fault)."""
     real_process = consumer.process
     calls = []
 
-    def process(attempt):  # noqa: ANN001, ANN202
+    def process(attempt: DeliveryAttempt) -> consumer.Result:
         calls.append(attempt)
         if len(calls) == deliveries + 1:
-            if interruption is not None:
-                raise interruption
+            if interruption == "ctrl-c":
+                raise KeyboardInterrupt
+            if interruption == "kill":
+                os.kill(os.getpid(), signal.SIGTERM)
             return consumer.Result(consumer.Outcome.RETRY, error="OperationalError('database is locked')")
         return real_process(attempt)
 
@@ -200,10 +206,11 @@ def test_a_rebuild_in_batches_commits_one_transaction_per_batch(
     assert (checkpoint.finished, checkpoint.batches_committed, checkpoint.deliveries_done) == (True, 4, 7)
 
 
+@pytest.mark.parametrize("interruption", ["ctrl-c", "kill"])
 def test_an_interrupted_rebuild_is_claimed_unfinished_and_resuming_it_gives_the_uninterrupted_result(
-    tallies: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
+    tallies: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch, interruption: str
 ) -> None:
-    interrupt_after(monkeypatch, 5, KeyboardInterrupt())  # Ctrl-C in the third batch
+    interrupt_after(monkeypatch, 5, interruption)  # in the third batch
     with pytest.raises(CommandError, match=r"stopped after 4 of 7 deliveries \(2 batches committed\)") as stopped:
         replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "2")
     assert stopped.value.returncode == 130
@@ -224,7 +231,7 @@ def test_an_interrupted_rebuild_is_claimed_unfinished_and_resuming_it_gives_the_
 def test_a_rebuild_stopped_by_a_failure_in_a_later_batch_says_so_and_resumes_once_it_passes(
     tallies: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    interrupt_after(monkeypatch, 3, None)  # the fourth delivery fails (a transient fault, say)
+    interrupt_after(monkeypatch, 3, "failure")  # the fourth delivery fails (a transient fault, say)
     with pytest.raises(CommandError, match="stopped after 2 of 7 deliveries: testapp.add_to_tally failed on"):
         replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "2")
     checkpoint = rebuild_checkpoint()
@@ -241,7 +248,7 @@ def test_a_rebuild_stopped_by_a_failure_in_a_later_batch_says_so_and_resumes_onc
 def test_restart_starts_an_unfinished_rebuild_over(
     tallies: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    interrupt_after(monkeypatch, 3, KeyboardInterrupt())
+    interrupt_after(monkeypatch, 3, "ctrl-c")
     with pytest.raises(CommandError, match="Interrupted"):
         replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "2")
     monkeypatch.undo()
