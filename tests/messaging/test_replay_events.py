@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from io import StringIO
 
@@ -20,6 +22,7 @@ from project.messaging.operations import selectors
 from project.messaging.outbox.publish import publish
 from project.messaging.registry import projections
 from project.messaging.testing import TestBus
+from tests.conftest import REPO, test_database_url, wait_until
 from tests.notifications.helpers import register
 from tests.testapp import handlers as testapp_handlers
 from tests.testapp.events import Pinged
@@ -276,3 +279,40 @@ def test_a_replay_shows_progress_lines_when_stdout_is_not_a_terminal(readers: li
         *(f"{n}/7 deliveries" for n in range(1, 8)),
         "7/7 deliveries",  # the last line, at the end
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_killed_hard_in_another_process_resumes_to_the_table_an_uninterrupted_rebuild_gives(
+    bus: TestBus,
+) -> None:
+    for n in range(300):
+        register(f"reader-{n:03}")
+    bus.drain()
+    built_live = recipients()
+    command = [sys.executable, "manage.py", "replay_events", "--projection", "notifications.recipients"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": test_database_url()}
+    rebuild = subprocess.Popen(
+        [*command, "--from-scratch", "--batch-size", "1"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(
+            lambda: ProjectionRebuild.objects.filter(deliveries_done__gte=5).exists(),
+            interval=0.005,
+            what="the rebuild's fifth batch",
+        )
+    finally:
+        rebuild.kill()  # SIGKILL: no handler, no clean-up, the open transaction dies with the process
+        rebuild.wait()
+    checkpoint = ProjectionRebuild.objects.get(projection="notifications.recipients")
+    assert not checkpoint.finished and 5 <= checkpoint.deliveries_done < 300
+    # Exactly what the committed batches say: the batch under way left nothing.
+    assert Recipient.objects.count() == checkpoint.deliveries_done == checkpoint.batches_committed
+
+    output = replay("--projection", "notifications.recipients", "--from-scratch")
+    assert f"{checkpoint.deliveries_done} deliveries were already committed" in output
+    assert recipients() == built_live
+    assert InboxRecord.objects.filter(handler__startswith="notifications.").count() == 300
