@@ -61,3 +61,13 @@ def test_it_exits_non_zero_when_orders_are_still_open_at_the_deadline(bus: TestB
     ended = [line for line in out.getvalue().splitlines() if line.startswith("orders ended: ")]
     assert len(ended) >= 2  # at least the first look and the last one, at the deadline
     assert all(line.startswith("orders ended: 0/3 orders (0%)") and line.endswith("still open 3") for line in ended)
+
+
+def test_ctrl_c_while_it_waits_says_how_many_ended_and_exits_130(bus: TestBus, monkeypatch: pytest.MonkeyPatch) -> None:
+    def ctrl_c(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command.time, "sleep", ctrl_c)
+    with pytest.raises(CommandError, match="Stopped waiting: 0 of 2 orders had ended") as stopped:
+        place_demo_orders("2", "--wait", "30")
+    assert stopped.value.returncode == 130

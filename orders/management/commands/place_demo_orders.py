@@ -62,7 +62,15 @@ class Command(DomainCommand):
         self.stdout.write(f"placed {len(placed)} orders")
         if wait:
             self.stdout.write(f"waiting up to {wait:g}s for them to end (confirmed, failed or cancelled)")
-            outcome = self._wait_for_the_end(placed, wait)
+            try:
+                outcome = self._wait_for_the_end(placed, wait)
+            except KeyboardInterrupt:
+                ended = _ended(_statuses(placed))
+                raise CommandError(
+                    f"Stopped waiting: {ended} of {len(placed)} orders had ended. The others go on in the "
+                    "workers (saga_status shows them).",
+                    returncode=130,
+                ) from None
         else:
             outcome = _statuses(placed)
         self.stdout.write(", ".join(f"{status}: {n}" for status, n in sorted(outcome.items())))
