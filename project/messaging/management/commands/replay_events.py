@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from project.management import DomainCommand
+from project.messaging.models import ProjectionRebuild
 from project.messaging.operations import selectors, services
 from project.messaging.registry.projections import all_projections, projection_named, projection_of
 from project.progress import Progress
@@ -128,7 +129,7 @@ class Command(DomainCommand):
         if not opts["from_scratch"]:
             return "Interrupted: every event replayed so far is committed; replaying again skips them."
         name = opts["projection"] or _projection_title(handlers)
-        rebuild = _rebuild_checkpoint(name)
+        rebuild = _checkpoint_of(name)
         if rebuild is None or rebuild.finished:
             return f"Interrupted before the rebuild of {name} changed anything."
         return (
@@ -149,7 +150,7 @@ def _projection_title(handlers: list[str]) -> str:
     return projection.name if projection else ", ".join(handlers)
 
 
-def _rebuild_checkpoint(name: str) -> Any:
+def _checkpoint_of(name: str) -> ProjectionRebuild | None:
     projection = projection_named(name)
     if projection is None:
         return None
