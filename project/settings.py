@@ -322,6 +322,10 @@ MESSAGING_RELAY_BATCH_SIZE = env.int("MESSAGING_RELAY_BATCH_SIZE", default=500)
 # Retention of processed bookkeeping rows, in days.
 MESSAGING_RETENTION_DAYS = env.int("MESSAGING_RETENTION_DAYS", default=14)
 
+# Long management commands (replays, rebuilds, place_demo_orders) write a progress line at most
+# this often (seconds) when stdout is not a terminal; a terminal gets a progress bar instead.
+PROGRESS_LINE_INTERVAL = env.float("PROGRESS_LINE_INTERVAL", default=5.0)
+
 # --- Domains ------------------------------------------------------------------------------
 # An order whose stock is not all reserved by then is compensated and fails (stored per saga).
 ORDERS_RESERVATION_TIMEOUT_SECONDS = env.float("ORDERS_RESERVATION_TIMEOUT_SECONDS", default=120.0)

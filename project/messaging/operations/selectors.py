@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
-from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
-from project.messaging.registry.databases import messaging_databases
+from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent, ProjectionRebuild
+from project.messaging.registry.databases import database_for, messaging_databases
 
 EntryKind = Literal["event", "delivery", "inbox", "dead_letter", "saga_step"]
 OPEN_DEAD_LETTER = (DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING)
@@ -350,3 +350,16 @@ def events_for_replay(*, event_types: Sequence[str], since: datetime | None = No
             qs = qs.filter(occurred_at__gte=since)
         events.extend(qs)
     return sorted(events, key=lambda e: (e.occurred_at, str(e.event_id)))
+
+
+def projection_rebuild(*, projection: str, app_label: str) -> ProjectionRebuild | None:
+    """The checkpoint of the projection's last rebuild from scratch (None: never rebuilt)."""
+    return ProjectionRebuild.objects.using(database_for(app_label)).filter(projection=projection).first()
+
+
+def projection_rebuilds_unfinished() -> list[ProjectionRebuild]:
+    """Rebuilds that were interrupted or stopped on a failure: their projections are incomplete."""
+    rebuilds: list[ProjectionRebuild] = []
+    for alias in messaging_databases():
+        rebuilds.extend(ProjectionRebuild.objects.using(alias).filter(finished_at__isnull=True))
+    return sorted(rebuilds, key=lambda r: r.projection)
