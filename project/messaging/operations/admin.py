@@ -229,7 +229,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Dead letters by cause (fingerprint)",
+            "title": "Dead letters by cause: handler, message type and error",
             "groups": selectors.dead_letter_groups(open_only=not show_all),
             "show_all": show_all,
             "can_act": self.has_change_permission(request),
