@@ -278,6 +278,11 @@ class DeadLetterGroup:
     sample_message: str
     replays: int
 
+    @property
+    def error_class(self) -> str:
+        """``OperationalError`` for ``django.db.utils.OperationalError``: the name people say."""
+        return self.error_type.rsplit(".", 1)[-1]
+
 
 def dead_letter_groups(
     *, open_only: bool = True, selected: Sequence[QuerySet[DeadLetter]] | None = None
