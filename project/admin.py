@@ -24,6 +24,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.text import capfirst
 
 from project.errors import DomainError
 
@@ -44,6 +45,8 @@ class DomainErrorAdmin(admin.ModelAdmin):
             context.update(
                 show_save=False, show_save_and_continue=False, show_save_and_add_another=False, show_delete=False
             )
+            if kwargs.get("obj") is not None:
+                context["title"] = capfirst(self.model._meta.verbose_name)  # not "Change ...": nothing is
         return super().render_change_form(request, context, *args, **kwargs)
 
     @contextmanager

@@ -210,6 +210,7 @@ def test_the_operators_pages_fit_the_window_and_read_well(site: str, page, artif
         page.goto(site + path)
         page.wait_for_selector("#content")
         assert page.locator(SAVE_BUTTONS).count() == 0, f"the {what} page offers to save"
+        assert page.locator("#content h1").inner_text().lower() == what, "a record, not a form to change"
         sizes = page.evaluate(PAGE_WIDTH)
         assert sizes["page"] <= sizes["viewport"], f"the {what} page is {sizes['page']} px wide"
 
