@@ -211,6 +211,9 @@ def test_the_operators_pages_fit_the_window_and_read_well(site: str, page, artif
         page.wait_for_selector("#content")
         assert page.locator(SAVE_BUTTONS).count() == 0, f"the {what} page offers to save"
         assert page.locator("#content h1").inner_text().lower() == what, "a record, not a form to change"
+        if what == "order":
+            assert "in " in page.inner_text(".field-saga_deadline")  # "3 Dec 2026, 06:32:37 UTC (in 1 minute)"
+            page.screenshot(path=str(artifacts / "06-order.png"), full_page=True)
         sizes = page.evaluate(PAGE_WIDTH)
         assert sizes["page"] <= sizes["viewport"], f"the {what} page is {sizes['page']} px wide"
 
@@ -259,5 +262,6 @@ def test_the_operators_pages_fit_the_window_and_read_well(site: str, page, artif
         "03-dead-letter.png",
         "04-dead-letters.png",
         "05-dead-letter-groups.png",
+        "06-order.png",
     ]
     assert all((artifacts / name).stat().st_size > 10_000 for name in shots)
