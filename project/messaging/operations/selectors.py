@@ -264,11 +264,13 @@ def first_correlation_id(*, aggregate_type: str, aggregate_id: str, event_type: 
 
 @dataclass(frozen=True)
 class DeadLetterGroup:
-    """Dead letters sharing a fingerprint: one cause (error type + innermost project frame)."""
+    """Dead letters sharing a fingerprint: one handler, one message type, one cause
+    (project.messaging.inbox.consumer.fingerprint)."""
 
     fingerprint: str
     error_type: str
     handlers: tuple[str, ...]
+    event_types: tuple[str, ...]
     count: int
     open_count: int
     first_seen: datetime
@@ -276,21 +278,38 @@ class DeadLetterGroup:
     sample_message: str
     replays: int
 
+    @property
+    def error_class(self) -> str:
+        """``OperationalError`` for ``django.db.utils.OperationalError``: the name people say."""
+        return self.error_type.rsplit(".", 1)[-1]
 
-def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
-    """Dead letters grouped by fingerprint, the most frequent cause first."""
+
+def dead_letter_groups(
+    *, open_only: bool = True, selected: Sequence[QuerySet[DeadLetter]] | None = None
+) -> list[DeadLetterGroup]:
+    """Dead letters grouped by fingerprint, the most frequent cause first, merged across databases.
+
+    ``selected``: the letters to group, one queryset per database (``dead_letters list --groups``
+    passes its filtered selection); by default every letter (open ones only if ``open_only``).
+    """
+    if selected is None:
+        selected = []
+        for alias in messaging_databases():
+            qs: QuerySet[DeadLetter] = DeadLetter.objects.using(alias).all()
+            selected.append(qs.filter(status__in=OPEN_DEAD_LETTER) if open_only else qs)
     merged: dict[str, dict[str, Any]] = {}
-    for alias in messaging_databases():
-        qs: QuerySet[DeadLetter] = DeadLetter.objects.using(alias).all()
-        if open_only:
-            qs = qs.filter(status__in=OPEN_DEAD_LETTER)
-        rows = qs.values("fingerprint", "error_type", "handler").annotate(
-            count=Count("id"),
-            open_count=Count("id", filter=Q(status__in=OPEN_DEAD_LETTER)),
-            first=Min("first_failed_at"),
-            last=Max("last_failed_at"),
-            sample=Max("error_message"),
-            replays=Sum("replay_count"),
+    for qs in selected:
+        rows = (
+            qs.order_by()
+            .values("fingerprint", "error_type", "handler", "event_type")
+            .annotate(
+                count=Count("id"),
+                open_count=Count("id", filter=Q(status__in=OPEN_DEAD_LETTER)),
+                first=Min("first_failed_at"),
+                last=Max("last_failed_at"),
+                sample=Max("error_message"),
+                replays=Sum("replay_count"),
+            )
         )
         for row in rows:
             group = merged.setdefault(
@@ -298,6 +317,7 @@ def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
                 {
                     "error_type": row["error_type"],
                     "handlers": set(),
+                    "event_types": set(),
                     "count": 0,
                     "open_count": 0,
                     "first": row["first"],
@@ -307,6 +327,7 @@ def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
                 },
             )
             group["handlers"].add(row["handler"])
+            group["event_types"].add(row["event_type"])
             group["count"] += row["count"]
             group["open_count"] += row["open_count"]
             group["replays"] += row["replays"] or 0
@@ -318,6 +339,7 @@ def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
             fingerprint=fp,
             error_type=g["error_type"],
             handlers=tuple(sorted(g["handlers"])),
+            event_types=tuple(sorted(g["event_types"])),
             count=g["count"],
             open_count=g["open_count"],
             first_seen=g["first"],
