@@ -133,7 +133,7 @@ def test_the_data_migration_gives_stored_letters_the_fingerprints_new_failures_g
     assert len(set(live.values())) == 4
     DeadLetter.objects.update(fingerprint="stale")  # as stored before the migration
 
-    migration = importlib.import_module("project.messaging.migrations.0002_dead_letter_fingerprint_by_cause")
+    migration = importlib.import_module("project.messaging.migrations.0003_dead_letter_fingerprint_by_cause")
     migration.recompute(apps, SimpleNamespace(connection=connection))  # all it reads of the schema editor
 
     assert dict(DeadLetter.objects.values_list("id", "fingerprint")) == live

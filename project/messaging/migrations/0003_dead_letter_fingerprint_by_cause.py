@@ -68,6 +68,6 @@ def recompute(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("messaging", "0001_initial")]
+    dependencies = [("messaging", "0002_projection_rebuild_checkpoint")]
 
     operations = [migrations.RunPython(recompute, migrations.RunPython.noop, elidable=True)]
