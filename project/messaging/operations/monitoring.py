@@ -13,7 +13,8 @@ from project.messaging.registry.routing import all_subscriptions
 
 
 class MessagingStateCollector(Collector):
-    """Outbox backlog and age, inbox throughput, open dead letters, and every queue's length."""
+    """Outbox backlog and age, inbox throughput, open dead letters, every queue's length, and whether
+    the broker answered."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         backlog = GaugeMetricFamily(
