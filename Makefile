@@ -1,7 +1,8 @@
 # Shortcuts. The scripts in bin/ and .ci/ do the work and create .venv when it is missing.
 #   make run                     the whole system (bin/run)
 #   make test [ARGS="-m flows"]  the test suite, ARGS passed to pytest (bin/test)
-#   make lint                    ruff, import-linter contracts, no import circle, migrations up to date
+#   make lint                    ruff, import-linter contracts, no import circle, migrations up to date,
+#                                the Prometheus rules and their tests (bin/check_monitoring)
 #   make ci                      what CI runs (.ci/run; needs PostgreSQL and Redis, see the script)
 #   make clean                   delete var/ (SQLite databases, Redis data, beat schedule)
 #   make bench [ARGS="--quick"]  the pipeline against raw Celery (python -m bench.run; docs/performance.md)
@@ -28,6 +29,7 @@ lint: venv
 	echo "+ manage.py makemigrations --check --dry-run"; \
 	DJANGO_SECRET_KEY=lint-only-not-a-secret DATABASE_URL=sqlite:///var/db.sqlite3 REDIS_URL=redis://lint.invalid:6379/0 \
 		$(BIN)/python manage.py makemigrations --check --dry-run || status=1; \
+	echo "+ bin/check_monitoring"; bin/check_monitoring || status=1; \
 	exit $$status
 
 ci:

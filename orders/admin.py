@@ -21,6 +21,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.timesince import timesince, timeuntil
 
 from orders import selectors, services
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
@@ -103,6 +106,7 @@ class OrderAdmin(DomainErrorAdmin):
         "updated_at",
     )
     readonly_fields = fields
+    read_only_record = True  # changes go through the actions, never through the form
     inlines = [OrderLineInline, SagaStepInline]
     actions = ["cancel_orders", "retry_saga_step", "compensate_now"]
     change_form_template = "admin/orders/order/change_form.html"
@@ -112,8 +116,16 @@ class OrderAdmin(DomainErrorAdmin):
         return order.saga.state if hasattr(order, "saga") else "-"
 
     @admin.display(description="saga deadline")
-    def saga_deadline(self, order: Order) -> object:
-        return order.saga.deadline_at if hasattr(order, "saga") else None
+    def saga_deadline(self, order: Order) -> str:
+        if not hasattr(order, "saga"):
+            return "-"
+        saga = order.saga
+        when = date_format(timezone.localtime(saga.deadline_at), "j M Y, H:i:s T")
+        if saga.ended_at:
+            return f"{when} (the saga ended before it)"
+        if saga.deadline_passed:
+            return f"{when} (passed {timesince(saga.deadline_at)} ago)"
+        return f"{when} (in {timeuntil(saga.deadline_at)})"
 
     @admin.action(description="Cancel selected orders (releases their stock)", permissions=["change"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from orders.statemachine import ENDED, Action, Ending, LineStock, OrderStatus, State, order_status
 
@@ -115,6 +116,10 @@ class OrderSaga(models.Model):
 
     def __str__(self) -> str:
         return f"Saga of order {self.order_id} ({self.state})"
+
+    @property
+    def deadline_passed(self) -> bool:
+        return timezone.now() >= self.deadline_at
 
     @property
     def lines(self) -> Sequence[OrderLine]:

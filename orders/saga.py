@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from orders import statemachine
 from orders.events import OrderPlaced
-from orders.metrics import SAGA_SECONDS
+from orders.metrics import SAGA_DEADLINES_EXPIRED, SAGA_SECONDS
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
 from orders.statemachine import Action, Decision, Input, LineCommand, State
 from project.messaging import Event, current_envelope, publish, publish_many
@@ -96,6 +96,8 @@ def expire(saga: OrderSaga, now: datetime) -> bool:
     reason = f"stock reservation timed out after {seconds:g} seconds"
     decision = statemachine.decide(saga, Input.DEADLINE, reason=reason, now=now)
     _apply(saga, decision)
+    if decision.changed:
+        transaction.on_commit(SAGA_DEADLINES_EXPIRED.inc)  # counted once the compensation commits
     return decision.changed
 
 

@@ -24,6 +24,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.text import capfirst
 
 from project.errors import DomainError
 
@@ -32,6 +33,21 @@ Action = Callable[[admin.ModelAdmin, HttpRequest, QuerySet], HttpResponse | None
 
 class DomainErrorAdmin(admin.ModelAdmin):
     """A ModelAdmin whose actions and custom views report a ``DomainError`` as an error message."""
+
+    #: The change page shows a record whose every field is read-only: no Save (nor Delete)
+    #: buttons, only Close, even for staff whose change permission grants the admin's actions.
+    read_only_record = False
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        if self.read_only_record:
+            context.update(
+                show_save=False, show_save_and_continue=False, show_save_and_add_another=False, show_delete=False
+            )
+            if kwargs.get("obj") is not None:
+                context["title"] = capfirst(self.model._meta.verbose_name)  # not "Change ...": nothing is
+        return super().render_change_form(request, context, *args, **kwargs)
 
     @contextmanager
     def refusal_reported(

@@ -60,6 +60,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # HTTP metrics (django-prometheus): requests, latency, responses and exceptions by view. The
+    # "before" one first, to time the whole stack; the "after" one just before EdgeMiddleware, so
+    # that it counts the answers EdgeMiddleware gives (400 for a body too large, 503 in an outage)
+    # by status and view.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (admin, API docs) without a web server
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "project.messaging.middleware.CorrelationIdMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, so that its answers carry the correlation id: bodies over the limit, outages, API 404s.
     "project.api.middleware.EdgeMiddleware",
 ]
@@ -113,6 +119,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's PostgreSQL backend with django-prometheus' counters of connections, statements,
+    # their durations and errors (django_db_*); the SQLite backend above counts them itself.
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 # Persistent connections, in web and worker processes alike (see project/celery.py for the
 # workers): opening one per request or per handled message costs more than the work itself on
 # the hot path (a new backend process on PostgreSQL, the PRAGMAs on SQLite).
@@ -321,6 +331,10 @@ MESSAGING_REDELIVER_AFTER = env.float("MESSAGING_REDELIVER_AFTER", default=600.0
 MESSAGING_RELAY_BATCH_SIZE = env.int("MESSAGING_RELAY_BATCH_SIZE", default=500)
 # Retention of processed bookkeeping rows, in days.
 MESSAGING_RETENTION_DAYS = env.int("MESSAGING_RETENTION_DAYS", default=14)
+
+# Long management commands (replays, rebuilds, place_demo_orders) write a progress line at most
+# this often (seconds) when stdout is not a terminal; a terminal gets a progress bar instead.
+PROGRESS_LINE_INTERVAL = env.float("PROGRESS_LINE_INTERVAL", default=5.0)
 
 # --- Domains ------------------------------------------------------------------------------
 # An order whose stock is not all reserved by then is compensated and fails (stored per saga).

@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/", include("notifications.api.urls")),
     path("api/", include("project.messaging.operations.api.urls")),
     path("feeds/", include("publishing.urls")),
+    path("articles/", include("publishing.site.urls")),  # the public site, HTML for readers
 ]
 
 # Errors Django answers itself: problem+json documents under /api/, Django's pages elsewhere.

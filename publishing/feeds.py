@@ -1,4 +1,7 @@
-"""RSS and Atom feeds of the latest public articles (Django's syndication framework)."""
+"""RSS and Atom feeds of the latest public articles (Django's syndication framework).
+
+Links go to the public site's HTML pages (publishing/site/), made absolute by the framework.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ class LatestArticlesFeed(Feed):
     limit = 20
 
     def link(self) -> str:
-        return reverse("public-article-list")
+        return reverse("public-site-article-list")
 
     def items(self) -> QuerySet[PublicArticle]:
         return selectors.public_article_latest(limit=self.limit)
@@ -32,7 +35,7 @@ class LatestArticlesFeed(Feed):
         return Truncator(item.body).words(60)
 
     def item_link(self, item: PublicArticle) -> str:
-        return reverse("public-article-detail", kwargs={"slug": item.slug})
+        return reverse("public-site-article-detail", kwargs={"key": item.slug})
 
     def item_guid(self, item: PublicArticle) -> str:
         # Stable across revisions and slug changes: readers must not see a revision as a new item.

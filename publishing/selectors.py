@@ -11,12 +11,15 @@ import re
 from uuid import UUID
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import QuerySet
 
 from publishing.models import PublicArticle
 
 SEARCH_CONFIG = "english"
+# Articles per page of the public site (publishing/site/): a reader's screenful or two.
+SITE_PAGE_SIZE = 10
 
 
 def search_vector() -> SearchVector:
@@ -59,6 +62,30 @@ def public_article_search(query: str) -> QuerySet[PublicArticle]:
     for word in words:
         articles = articles.filter(search_document__contains=word)
     return articles
+
+
+def public_article_for_slug_or_id(key: str) -> PublicArticle | None:
+    """The public article whose id (a UUID, as in the feeds' guid) or else whose slug is ``key``."""
+    try:
+        article_id = UUID(key)
+    except ValueError:
+        pass
+    else:
+        found = public_article_list().filter(pk=article_id).first()
+        if found is not None:
+            return found
+    return public_article_for_slug(key)
+
+
+def public_article_page(*, number: int | str | None, query: str = "", per_page: int = SITE_PAGE_SIZE) -> Page:
+    """One page of the public list (newest first) or, with a ``query``, of its search results.
+
+    ``number`` is the 1-based page (None: the first). Raises ``django.core.paginator.InvalidPage``
+    for a number that is not a page (not an integer, or past the last page); the first page of an
+    empty list exists (and is empty).
+    """
+    articles = public_article_search(query) if query.strip() else public_article_list()
+    return Paginator(articles, per_page).page(1 if number is None else number)
 
 
 def public_copy_facts() -> dict[UUID, str]:

@@ -5,6 +5,11 @@ With PROMETHEUS_MULTIPROC_DIR set (bin/run and production do), prometheus_client
 files there and /metrics adds up every process's values; without it each process counts alone.
 Gauges about state (backlog, queue lengths, dead letters) are computed when /metrics is scraped
 (project.messaging.operations.monitoring), so they are right whichever process answers.
+
+Every series whose labels are known at start-up (each registered message type, each subscribed
+handler and its queue) is exported at 0 from the start (project.messaging.registry.series), so
+that an alert or a ``rate()`` over it has a value before the first event: docs/operations.md,
+"Every series", lists them (tests/observability/test_series.py holds the two together).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ RELAY_BATCH_SECONDS = Histogram(
     "Time to claim, send and mark one relay batch.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+# The outcomes of handling a delivery (project.messaging.inbox.consumer.Outcome's values).
+HANDLED_OUTCOMES = ("processed", "duplicate", "retry", "dead_lettered")
 DELIVERIES_HANDLED = Counter(
     "messaging_deliveries_handled",
     "Deliveries consumed, by outcome (processed, duplicate, retry, dead_lettered).",

@@ -145,3 +145,31 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} x {self.event_type} {self.event_id}: {self.error_type}"
+
+
+class ProjectionRebuild(models.Model):
+    """The checkpoint of a projection's rebuild from scratch (``replay_events --from-scratch``).
+
+    Written on the projection's database in the same transaction as each batch of the rebuild, so
+    it says exactly how much of the rebuild is committed. While ``finished_at`` is empty the
+    projection holds only part of what the event log says (the rebuild was interrupted or stopped
+    on a failure): it is claimed incomplete, and running the rebuild again resumes it.
+    """
+
+    projection = models.CharField(max_length=160, unique=True)
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deliveries_total = models.PositiveIntegerField(default=0)
+    deliveries_done = models.PositiveIntegerField(default=0)
+    batches_committed = models.PositiveIntegerField(default=0)
+    last_event_id = models.UUIDField(null=True, blank=True)
+    last_error = models.TextField(blank=True, help_text="Why the last run stopped before the end, if it failed.")
+
+    def __str__(self) -> str:
+        state = "finished" if self.finished_at else f"unfinished at {self.deliveries_done}/{self.deliveries_total}"
+        return f"rebuild of {self.projection} ({state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None

@@ -18,6 +18,16 @@ from project.messaging.outbox.relay import sweep
 from project.messaging.registry.databases import messaging_databases
 
 
+class DeliveryDeadLettered(Exception):
+    """The delivery failed for good and is parked in the dead-letter table (already committed).
+
+    Raised by the delivery task after the fact so that its Celery state is FAILURE (Flower and
+    the task events count it as failed, not as a success). It is in the task's ``throws``: an
+    expected outcome, logged by the worker on one line without a traceback (the dead letter
+    holds the real one), never retried by Celery, and the message is acknowledged.
+    """
+
+
 def _deliver(
     task: Task,
     envelope: dict[str, Any],
@@ -47,6 +57,8 @@ def _deliver(
             countdown=result.countdown,
             kwargs={**attempt.task_kwargs(), "first_failed_at": result.first_failed_at},
         )
+    if result.outcome is consumer.Outcome.DEAD_LETTERED:
+        raise DeliveryDeadLettered(f"{handler}: dead-lettered: {result.error}")
     return result.outcome.value
 
 
@@ -59,6 +71,7 @@ def register_delivery_tasks(queues: list[str]) -> None:
             max_retries=None,  # the consumer counts attempts against MESSAGING_MAX_ATTEMPTS
             acks_late=True,
             reject_on_worker_lost=True,
+            throws=(DeliveryDeadLettered,),
         )
 
 

@@ -29,6 +29,7 @@ from kombu.pidbox import Mailbox
 from redis.exceptions import RedisError
 
 from project.messaging.models import Delivery
+from project.messaging.operations.selectors import projection_rebuilds_unfinished
 from project.messaging.outbox.relay import open_deliveries
 from project.messaging.registry.databases import messaging_databases
 from project.observability.exposition import carries_metrics_token
@@ -37,6 +38,7 @@ logger = structlog.get_logger(__name__)
 
 ANONYMOUS_VERDICT_KEY = "health:anonymous-verdict"
 VERDICTS = ("ok", "failing")
+REBUILD_STALLED_AFTER = timedelta(minutes=2)  # a running rebuild commits a batch far more often
 
 
 @dataclasses.dataclass
@@ -101,11 +103,31 @@ class OutboxLag(HealthCheck):
                 raise ServiceWarning(f"outbox on {alias}: oldest unsent event waits {lag:.0f}s")
 
 
+@dataclasses.dataclass
+class ProjectionRebuilds(HealthCheck):
+    """No projection is left half rebuilt: a rebuild (``replay_events --from-scratch``) that was
+    interrupted or stopped on a failure leaves its table incomplete until it is resumed. One that
+    is running commits a batch every few seconds; one silent for REBUILD_STALLED_AFTER stopped."""
+
+    def run(self) -> None:
+        stalled_since = timezone.now() - REBUILD_STALLED_AFTER
+        stalled = [
+            f"{r.projection} ({r.deliveries_done}/{r.deliveries_total})"
+            for r in projection_rebuilds_unfinished()
+            if r.updated_at < stalled_since
+        ]
+        if stalled:
+            raise ServiceUnavailable(
+                f"rebuild unfinished, resume it with replay_events --from-scratch: {', '.join(stalled)}"
+            )
+
+
 CHECKS = (
     "health_check.checks.Database",
     Broker,
     WorkersPerQueue,
     OutboxLag,
+    ProjectionRebuilds,
 )
 
 

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test import override_settings
 
 from notifications.models import Recipient
-from project.messaging.models import DeadLetter, InboxRecord, OutboxEvent
+from project.messaging.contract.delivery import DeliveryAttempt
+from project.messaging.inbox import consumer
+from project.messaging.models import DeadLetter, InboxRecord, OutboxEvent, ProjectionRebuild
+from project.messaging.operations import selectors
 from project.messaging.outbox.publish import publish
 from project.messaging.registry import projections
 from project.messaging.testing import TestBus
+from tests.conftest import REPO, test_database_url, wait_until
 from tests.notifications.helpers import register
 from tests.testapp import handlers as testapp_handlers
 from tests.testapp.events import Pinged
@@ -143,3 +152,167 @@ def test_a_rebuild_that_fails_half_way_leaves_the_projection_as_it_was(bus: Test
         replay("--projection", "testapp.tallies", "--from-scratch")
     assert list(Tally.objects.values_list("key", "count")) == [("steady-stoat", 1)]
     assert InboxRecord.objects.filter(handler="testapp.add_to_tally").count() == 1
+
+
+# --- Rebuilding in batches, with a checkpoint ------------------------------------------------
+
+PINGS = ["steady-stoat", "merry-marmot", "steady-stoat", "lucky-lynx", "merry-marmot", "steady-stoat", "lucky-lynx"]
+
+
+@pytest.fixture
+def tallies(bus: TestBus, tallies_projection) -> list[tuple[str, int]]:
+    """Seven pings of three keys, applied live: the tallies every rebuild must give back."""
+    for key in PINGS:
+        ping(bus, key)
+    return tally_counts()
+
+
+def tally_counts() -> list[tuple[str, int]]:
+    return list(Tally.objects.order_by("key").values_list("key", "count"))
+
+
+def rebuild_checkpoint() -> ProjectionRebuild:
+    return ProjectionRebuild.objects.get(projection="testapp.tallies")
+
+
+def interrupt_after(monkeypatch: pytest.MonkeyPatch, deliveries: int, interruption: str) -> None:
+    """Let ``deliveries`` deliveries through, then stop the next one: "ctrl-c" (the KeyboardInterrupt
+    of SIGINT), "kill" (a real SIGTERM to this process) or "failure" (a transient fault)."""
+    real_process = consumer.process
+    calls = []
+
+    def process(attempt: DeliveryAttempt) -> consumer.Result:
+        calls.append(attempt)
+        if len(calls) == deliveries + 1:
+            if interruption == "ctrl-c":
+                raise KeyboardInterrupt
+            if interruption == "kill":
+                os.kill(os.getpid(), signal.SIGTERM)
+            return consumer.Result(consumer.Outcome.RETRY, error="OperationalError('database is locked')")
+        return real_process(attempt)
+
+    monkeypatch.setattr(consumer, "process", process)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_in_batches_commits_one_transaction_per_batch(
+    tallies: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits = []
+    real_commit = connection.commit
+    monkeypatch.setattr(connection, "commit", lambda: (commits.append(1), real_commit())[1])
+    output = replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "2")
+    assert len(commits) == 4  # 7 deliveries in batches of 2: the reset rides in the first
+    assert "rebuilt testapp.tallies in 4 transactions" in output
+    assert tally_counts() == tallies
+    checkpoint = rebuild_checkpoint()
+    assert (checkpoint.finished, checkpoint.batches_committed, checkpoint.deliveries_done) == (True, 4, 7)
+
+
+@pytest.mark.parametrize("interruption", ["ctrl-c", "kill"])
+def test_an_interrupted_rebuild_is_claimed_unfinished_and_resuming_it_gives_the_uninterrupted_result(
+    tallies: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch, interruption: str
+) -> None:
+    interrupt_after(monkeypatch, 5, interruption)  # in the third batch
+    with pytest.raises(CommandError, match=r"stopped after 4 of 7 deliveries \(2 batches committed\)") as stopped:
+        replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "2")
+    assert stopped.value.returncode == 130
+    # The third batch rolled back whole; what is there is claimed incomplete, not complete.
+    assert sum(count for _, count in tally_counts()) == 4
+    assert InboxRecord.objects.filter(handler="testapp.add_to_tally").count() == 4
+    assert not rebuild_checkpoint().finished
+    assert [r.projection for r in selectors.projection_rebuilds_unfinished()] == ["testapp.tallies"]
+
+    monkeypatch.undo()
+    output = replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "2")
+    assert "resumed the unfinished rebuild of testapp.tallies: 4 deliveries were already committed" in output
+    assert "applied 3, already applied 0" in output  # each event applied once over the two runs
+    assert tally_counts() == tallies
+    assert rebuild_checkpoint().finished and selectors.projection_rebuilds_unfinished() == []
+
+
+def test_a_rebuild_stopped_by_a_failure_in_a_later_batch_says_so_and_resumes_once_it_passes(
+    tallies: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interrupt_after(monkeypatch, 3, "failure")  # the fourth delivery fails (a transient fault, say)
+    with pytest.raises(CommandError, match="stopped after 2 of 7 deliveries: testapp.add_to_tally failed on"):
+        replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "2")
+    checkpoint = rebuild_checkpoint()
+    assert (checkpoint.finished, checkpoint.deliveries_done) == (False, 2)
+    assert "database is locked" in checkpoint.last_error
+    assert not DeadLetter.objects.exists()  # the failing batch rolled back, its dead letter with it
+
+    monkeypatch.undo()
+    replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "2")
+    assert tally_counts() == tallies
+    assert rebuild_checkpoint().finished and rebuild_checkpoint().last_error == ""
+
+
+def test_restart_starts_an_unfinished_rebuild_over(
+    tallies: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interrupt_after(monkeypatch, 3, "ctrl-c")
+    with pytest.raises(CommandError, match="Interrupted"):
+        replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "2")
+    monkeypatch.undo()
+    output = replay("--projection", "testapp.tallies", "--from-scratch", "--restart")
+    assert "reset testapp.tallies, deleted 2 inbox records" in output
+    assert "applied 7" in output
+    assert tally_counts() == tallies
+
+
+@override_settings(PROGRESS_LINE_INTERVAL=0)
+def test_a_rebuild_shows_progress_lines_when_stdout_is_not_a_terminal(tallies: list[tuple[str, int]]) -> None:
+    output = replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "3")
+    progress = [line for line in output.splitlines() if line.startswith("rebuilding testapp.tallies: ")]
+    assert progress[0].startswith("rebuilding testapp.tallies: 0/7 deliveries (0%)")
+    assert any(line.startswith("rebuilding testapp.tallies: 4/7 deliveries (57%), ") for line in progress)
+    assert progress[-1].startswith("rebuilding testapp.tallies: 7/7 deliveries (100%), ")
+    assert all("/s, " in line for line in progress)  # the rate
+
+
+@override_settings(PROGRESS_LINE_INTERVAL=0)
+def test_a_replay_shows_progress_lines_when_stdout_is_not_a_terminal(readers: list[tuple]) -> None:
+    output = replay("--projection", "notifications.recipients")
+    progress = [line for line in output.splitlines() if line.startswith("replaying into notifications.recipients: ")]
+    assert [line.split(" (")[0].rsplit(": ", 1)[1] for line in progress] == [
+        *(f"{n}/7 deliveries" for n in range(1, 8)),
+        "7/7 deliveries",  # the last line, at the end
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_killed_hard_in_another_process_resumes_to_the_table_an_uninterrupted_rebuild_gives(
+    bus: TestBus,
+) -> None:
+    for n in range(300):
+        register(f"reader-{n:03}")
+    bus.drain()
+    built_live = recipients()
+    command = [sys.executable, "manage.py", "replay_events", "--projection", "notifications.recipients"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": test_database_url()}
+    rebuild = subprocess.Popen(
+        [*command, "--from-scratch", "--batch-size", "1"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(
+            lambda: ProjectionRebuild.objects.filter(deliveries_done__gte=5).exists(),
+            interval=0.005,
+            what="the rebuild's fifth batch",
+        )
+    finally:
+        rebuild.kill()  # SIGKILL: no handler, no clean-up, the open transaction dies with the process
+        rebuild.wait()
+    checkpoint = ProjectionRebuild.objects.get(projection="notifications.recipients")
+    assert not checkpoint.finished and 5 <= checkpoint.deliveries_done < 300
+    # Exactly what the committed batches say: the batch under way left nothing.
+    assert Recipient.objects.count() == checkpoint.deliveries_done == checkpoint.batches_committed
+
+    output = replay("--projection", "notifications.recipients", "--from-scratch")
+    assert f"{checkpoint.deliveries_done} deliveries were already committed" in output
+    assert recipients() == built_live
+    assert InboxRecord.objects.filter(handler__startswith="notifications.").count() == 300

@@ -78,7 +78,7 @@ def test_the_admin_shows_a_correlation_timeline_linked_from_events_and_dead_lett
     assert url in admin_client.get("/admin/messaging/deadletter/").content.decode()
     page = admin_client.get(url)
     assert page.status_code == 200
-    text = page.content.decode()
+    text = page.content.decode().replace("<wbr>", "")  # names may wrap after their dots
     assert "orders.OrderPlaced published by orders" in text
     assert "inventory.reserve_order_line" in text
     assert "Open dead letters" in text and "Recipient 4242 is not known yet" in text

@@ -23,6 +23,6 @@ def test_the_admin_index_shows_backlog_throughput_dead_letters_and_queues(
     client.force_login(admin_user)
     page = client.get("/admin/").content.decode()
     assert "Messaging health" in page
-    assert "Unsent deliveries</th>\n        <td>1 — oldest waits" in page
-    assert "testapp.add_to_tally: 1" in page
-    assert "orders 0" in page
+    assert "Unsent deliveries</dt>\n    <dd>1 — oldest waits" in page
+    assert '<li><span>testapp.<wbr>add_to_tally</span><span class="count">1</span></li>' in page
+    assert '<li><span>orders</span><span class="count">0</span></li>' in page

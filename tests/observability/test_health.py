@@ -20,7 +20,7 @@ from django.utils import timezone
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
 
-from project.messaging.models import Delivery
+from project.messaging.models import Delivery, ProjectionRebuild
 from project.observability.health import ANONYMOUS_VERDICT_KEY, HealthView
 from tests.factories.orders import CustomerFactory, StaffFactory
 from tests.testapp.services import tally_ping
@@ -119,6 +119,22 @@ def test_an_event_waiting_too_long_in_the_outbox_turns_the_outbox_check_red(sett
     tally_ping(key="STUCK", amount=1)
     Delivery.objects.update(created_at=timezone.now() - timedelta(minutes=5))
     assert "oldest unsent event waits" in checks(client)[1]["OutboxLag()"]
+
+
+def test_a_projection_rebuild_left_unfinished_turns_the_rebuilds_check_red() -> None:
+    client = Client()
+    assert checks(client)[1]["ProjectionRebuilds()"] == "OK"
+    now = timezone.now()
+    ProjectionRebuild.objects.create(
+        projection="notifications.recipients", started_at=now, updated_at=now, deliveries_total=9, deliveries_done=4
+    )
+    assert checks(client)[1]["ProjectionRebuilds()"] == "OK"  # running: it committed a batch just now
+    ProjectionRebuild.objects.update(updated_at=now - timedelta(minutes=3))  # interrupted three minutes ago
+    result = checks(client)[1]  # an error of the check: /health/ answers 503 (as for any failing check)
+    assert "rebuild unfinished" in result["ProjectionRebuilds()"]
+    assert "notifications.recipients (4/9)" in result["ProjectionRebuilds()"]
+    ProjectionRebuild.objects.update(finished_at=now, deliveries_done=9)  # resumed to the end
+    assert checks(client)[1]["ProjectionRebuilds()"] == "OK"
 
 
 def test_the_liveness_endpoint_needs_nothing() -> None:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.checks.registry import registry
+from django.db import connection
 from django.test import Client
+from django.urls import resolve
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
-from orders.services import LineInput, order_place
+from orders.models import OrderSaga
+from orders.services import LineInput, order_place, order_sagas_expire_overdue
 from project.messaging.testing import TestBus
 from project.observability.checks import check_metrics_token
 from tests.factories.inventory import StockItemFactory
@@ -95,3 +101,57 @@ def test_check_deploy_warns_when_metrics_are_open_in_production(settings) -> Non
     assert check_metrics_token() == []
     settings.DEBUG, settings.METRICS_TOKEN = True, ""
     assert check_metrics_token() == []
+
+
+def sample(client: Client, name: str, **labels: str) -> float:
+    """The value of one series on /metrics (0 when absent), whatever the order of its labels."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    total = 0.0
+    for family in text_string_to_metric_families(response.content.decode()):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total
+
+
+def test_http_requests_are_counted_and_timed_by_view() -> None:
+    client = Client()
+    view = resolve("/api/products/").view_name
+    requests = ("django_http_requests_total_by_view_transport_method_total", {"view": view, "method": "GET"})
+    latency = ("django_http_requests_latency_seconds_by_view_method_count", {"view": view, "method": "GET"})
+    answers = ("django_http_responses_total_by_status_view_method_total", {"view": view, "status": "401"})
+    before = [sample(client, name, **labels) for name, labels in (requests, latency, answers)]
+    assert client.get("/api/products/").status_code == 401  # anonymous: refused, and counted
+    assert client.get("/api/products/").status_code == 401
+    after = [sample(client, name, **labels) for name, labels in (requests, latency, answers)]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [2, 2, 2]
+
+
+def test_database_statements_are_counted_and_timed() -> None:
+    client = Client()
+    labels = {"alias": "default", "vendor": connection.vendor}
+    before = sample(client, "django_db_execute_total", **labels)
+    timed_before = sample(client, "django_db_query_duration_seconds_count", **labels)
+    with connection.cursor() as cursor:
+        for _ in range(50):
+            cursor.execute("SELECT 1")
+    after = sample(client, "django_db_execute_total", **labels)
+    timed_after = sample(client, "django_db_query_duration_seconds_count", **labels)
+    # These 50 and the few statements of the scrapes in between.
+    assert 50 <= after - before < 80
+    assert 50 <= timed_after - timed_before < 80
+
+
+@pytest.mark.django_db(transaction=True)  # counted on commit
+def test_sagas_compensated_at_their_deadline_are_counted(settings) -> None:
+    settings.MESSAGING_SEND_ON_COMMIT = False  # inventory never answers
+    StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=1)
+    KnownProductFactory(sku="CRUNCHY-ARMCHAIR")
+    client = Client()
+    before = sample(client, "orders_saga_deadlines_expired_total")
+    placed = order_place(customer_id=1, lines=[LineInput("CRUNCHY-ARMCHAIR", 1, Decimal("1.00"))])
+    OrderSaga.objects.filter(pk=placed.order.pk).update(deadline_at=timezone.now() - timedelta(seconds=1))
+    assert order_sagas_expire_overdue() == 1
+    assert order_sagas_expire_overdue() == 0  # once
+    assert sample(client, "orders_saga_deadlines_expired_total") - before == 1

@@ -195,7 +195,7 @@ def test_the_order_page_links_its_timeline_which_shows_events_and_saga_steps(
     assert f"/admin/orders/order/{order.pk}/timeline/" in page.content.decode()
     timeline = admin_client.get(f"/admin/orders/order/{order.pk}/timeline/")
     assert timeline.status_code == 200
-    text = timeline.content.decode()
+    text = timeline.content.decode().replace("<wbr>", "")  # names may wrap after their dots
     assert "orders.OrderPlaced published by orders" in text
     assert "saga reserve line 1 CRUNCHY-ARMCHAIR" in text and "saga confirm" in text
     assert "inventory.reserve_order_line" in text

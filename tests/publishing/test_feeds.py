@@ -40,7 +40,7 @@ def test_the_rss_feed_lists_public_articles_newest_first(shelf) -> None:
     assert response["Content-Type"].startswith("application/rss+xml")
     items = parse(response.content).findall("./channel/item")
     assert [i.findtext("title") for i in items] == ["The shiny lamp", "The crunchy armchair"]
-    assert items[0].findtext("link") == "http://testserver/api/public/articles/the-shiny-lamp/"
+    assert items[0].findtext("link") == "http://testserver/articles/the-shiny-lamp/"
     assert items[0].findtext("guid") == f"urn:uuid:{shelf[1].article_id}"
 
 
@@ -58,3 +58,16 @@ def test_the_feeds_are_empty_but_valid_when_nothing_is_public(db: None) -> None:
     response = Client().get("/feeds/articles/rss/")
     assert response.status_code == 200
     assert parse(response.content).findall("./channel/item") == []
+
+
+def test_the_feeds_link_to_the_public_sites_html_pages_by_absolute_urls(shelf) -> None:
+    rss = parse(Client().get("/feeds/articles/rss/").content)
+    assert rss.findtext("./channel/link") == "http://testserver/articles/"
+    atom = parse(Client().get("/feeds/articles/atom/").content)
+    links = [e.find(f"{ATOM}link").get("href") for e in atom.findall(f"{ATOM}entry")]
+    assert links == ["http://testserver/articles/the-shiny-lamp/", "http://testserver/articles/the-crunchy-armchair/"]
+    for item in rss.findall("./channel/item"):
+        page = Client().get(item.findtext("link").removeprefix("http://testserver"))
+        assert page.status_code == 200
+        assert page["Content-Type"].startswith("text/html")
+        assert f"<h1>{item.findtext('title')}</h1>" in page.content.decode()

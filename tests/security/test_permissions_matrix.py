@@ -83,6 +83,11 @@ MATRIX = [
     ("GET",   "/api/public/articles/search/?q=armchair",               200,    200,    200,    200,    200),
     ("GET",   "/feeds/articles/rss/",                                  200,    200,    200,    200,    200),
     ("GET",   "/feeds/articles/atom/",                                 200,    200,    200,    200,    200),
+    # the public site (HTML): the same, and only reads
+    ("GET",   "/articles/",                                            200,    200,    200,    200,    200),
+    ("GET",   "/articles/?q=armchair",                                 200,    200,    200,    200,    200),
+    ("GET",   "/articles/{slug}/",                                     200,    200,    200,    200,    200),
+    ("POST",  "/articles/{slug}/",                                     405,    405,    405,    405,    405),
     # messaging: staff only
     ("GET",   "/api/messaging/correlations/{correlation}/timeline/",   401,    403,    403,    200,    200),
     # logging in, and the API's documentation

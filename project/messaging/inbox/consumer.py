@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from pydantic import ValidationError
 
 from project.messaging import metrics
 from project.messaging.contract import tracing
@@ -245,7 +246,7 @@ def record_dead_letter(
         "error_type": f"{type(exc).__module__}.{type(exc).__qualname__}"[:200],
         "error_message": str(exc) or repr(exc),
         "traceback": "".join(traceback.format_exception(exc)),
-        "fingerprint": fingerprint(exc),
+        "fingerprint": fingerprint(exc, handler=attempt.handler, event_type=str(raw.get("event_type", ""))),
         "permanent": permanent,
         "last_failed_at": now,
         "status": DeadLetter.Status.DEAD,
@@ -269,11 +270,30 @@ def record_dead_letter(
     return letter
 
 
-def fingerprint(exc: BaseException) -> str:
-    """Error type + the innermost frame in project code, so equal failures group together."""
-    frame = _innermost_project_frame(exc.__traceback__)
-    key = f"{type(exc).__module__}.{type(exc).__qualname__}|{frame}"
+def fingerprint(exc: BaseException, *, handler: str, event_type: str) -> str:
+    """One cause of failure: the handler, the message type, the error type and why it failed.
+
+    Letters that share it failed for one reason, so replaying their group after one fix is
+    right for all of them; two handlers, or two message types, never share a group.
+    """
+    key = "|".join((handler, event_type, f"{type(exc).__module__}.{type(exc).__qualname__}", failure_cause(exc)))
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def failure_cause(exc: BaseException) -> str:
+    """Why it failed, without the particulars of one message.
+
+    A payload that fails validation always fails in the decoder: its cause is the fields at fault
+    and the kind of each error (``payload:quantity:greater_than``), not the values. Anything else:
+    the innermost frame of project code outside the messaging layer (file, function, line).
+    """
+    validation = exc.__cause__
+    if isinstance(validation, ValidationError):
+        problems = sorted(
+            {f"{'.'.join(str(part) for part in err['loc'])}:{err['type']}" for err in validation.errors()}
+        )
+        return "payload:" + ",".join(problems)
+    return _innermost_project_frame(exc.__traceback__)
 
 
 def _innermost_project_frame(tb: TracebackType | None) -> str:

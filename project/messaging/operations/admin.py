@@ -13,6 +13,7 @@ actions are not offered without it, and the replay and discard views answer 403)
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -26,7 +27,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from project.admin import DomainErrorAdmin
@@ -37,6 +39,8 @@ from project.messaging.operations.selectors import TimelineEntry
 
 
 class ReadOnlyAdmin(DomainErrorAdmin):
+    read_only_record = True  # a record of what happened: nothing on its page is edited
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -45,6 +49,21 @@ class ReadOnlyAdmin(DomainErrorAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+def breakable_at_dots(name: str) -> SafeString:
+    """Let a dotted name (``inventory.reserve_order_line``) wrap after its dots, not mid-word."""
+    return mark_safe(escape(name).replace(".", ".<wbr>"))  # noqa: S308 (escaped just before)
+
+
+def breakable_name(name: str) -> SafeString:
+    """A handler's or a message's name for a narrow column: it may also wrap after an underscore."""
+    return mark_safe(breakable_at_dots(name).replace("_", "_<wbr>"))  # noqa: S308 (escaped)
+
+
+def pretty_json(value: object, css_class: str) -> str:
+    """A JSON document indented, in a monospace block that wraps long lines."""
+    return format_html('<pre class="{}">{}</pre>', css_class, json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def correlation_timeline_url(correlation_id: uuid.UUID | str) -> str:
@@ -117,6 +136,13 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     search_fields = ("=event_id", "=correlation_id", "aggregate_id")
     date_hierarchy = "occurred_at"
     inlines = [DeliveryInline]
+    exclude = ("payload",)
+    readonly_fields = ("payload_json",)
+    change_form_template = "admin/messaging/record_change_form.html"
+
+    @admin.display(description="payload")
+    def payload_json(self, event: OutboxEvent) -> str:
+        return pretty_json(event.payload, "payload")
 
     @admin.display(description="timeline")
     def timeline(self, event: OutboxEvent) -> str:
@@ -173,35 +199,82 @@ class DiscardForm(forms.Form):
 
 @admin.register(DeadLetter)
 class DeadLetterAdmin(ReadOnlyAdmin):
-    list_display = (
-        "id",
-        "handler",
-        "event_type",
-        "error_type",
-        "status",
-        "attempts",
-        "replay_count",
-        "fingerprint_link",
-        "first_failed_at",
-        "last_failed_at",
-        "timeline",
-    )
+    # Few, narrow columns: with Django's navigation and the filters beside it, the list has about
+    # 630 px at a 1280 px window; names wrap after their dots, ids are cut (in full on hover).
+    list_display = ("id", "delivery", "error", "status", "tries", "cause", "last_failed")
     list_filter = ("status", "handler", "event_type", "permanent")
     search_fields = ("=event_id", "=correlation_id", "=fingerprint", "error_message")
     actions = ["replay", "discard"]
     change_list_template = "admin/messaging/deadletter/change_list.html"
     change_form_template = "admin/messaging/deadletter/change_form.html"
+    # The change page: the long texts in monospace blocks (the traceback as printed, the envelope
+    # indented), instead of Django's proportional paragraphs.
+    fieldsets = (
+        (None, {"fields": ("handler", "queue", "event_type", "event_id", "correlation_id", "delivery_id")}),
+        ("State", {"fields": ("status", "permanent", "attempts", "replay_count", "fingerprint", "discard_reason")}),
+        ("When", {"fields": ("first_failed_at", "last_failed_at", "last_replayed_at", "resolved_at")}),
+        ("Failure", {"fields": ("error_type", "error_message_text", "traceback_text")}),
+        ("Envelope", {"fields": ("envelope_json",)}),
+    )
 
-    @admin.display(description="fingerprint", ordering="fingerprint")
-    def fingerprint_link(self, letter: DeadLetter) -> str:
+    @admin.display(description="handler, message type", ordering="handler")
+    def delivery(self, letter: DeadLetter) -> str:
+        timeline = (
+            format_html(' · <a href="{}">timeline</a>', correlation_timeline_url(letter.correlation_id))
+            if letter.correlation_id
+            else ""
+        )
+        return format_html(
+            '{}<br><span class="quiet">{}</span>{}',
+            breakable_name(letter.handler),
+            breakable_name(letter.event_type),
+            timeline,
+        )
+
+    @admin.display(description="error", ordering="error_type")
+    def error(self, letter: DeadLetter) -> str:
+        return format_html('<span title="{}">{}</span>', letter.error_type, letter.error_type.rsplit(".", 1)[-1])
+
+    @admin.display(description="tries", ordering="attempts")
+    def tries(self, letter: DeadLetter) -> str:
+        return format_html(
+            '<span title="{} attempts, {} replays">{} / {}</span>',
+            letter.attempts,
+            letter.replay_count,
+            letter.attempts,
+            letter.replay_count,
+        )
+
+    @admin.display(description="cause", ordering="fingerprint")
+    def cause(self, letter: DeadLetter) -> str:
         url = reverse("admin:messaging_deadletter_changelist") + f"?fingerprint={letter.fingerprint}"
-        return format_html('<a href="{}">{}</a>', url, letter.fingerprint)
+        return format_html(
+            '<a href="{}" title="all letters of fingerprint {}"><code>{}</code></a>',
+            url,
+            letter.fingerprint,
+            letter.fingerprint[:8],
+        )
 
-    @admin.display(description="timeline")
-    def timeline(self, letter: DeadLetter) -> str:
-        if letter.correlation_id is None:
-            return "-"
-        return format_html('<a href="{}">timeline</a>', correlation_timeline_url(letter.correlation_id))
+    @admin.display(description="last failed (UTC)", ordering="last_failed_at")
+    def last_failed(self, letter: DeadLetter) -> str:
+        return format_html(
+            '<span title="first failed {}">{}<br>{}</span>',
+            f"{letter.first_failed_at:%Y-%m-%d %H:%M:%S}",
+            f"{letter.last_failed_at:%Y-%m-%d}",
+            f"{letter.last_failed_at:%H:%M:%S}",
+        )
+
+    @admin.display(description="error message")
+    def error_message_text(self, letter: DeadLetter) -> str:
+        return format_html('<pre class="error-message">{}</pre>', letter.error_message)
+
+    @admin.display(description="traceback")
+    def traceback_text(self, letter: DeadLetter) -> str:
+        return format_html('<pre class="traceback">{}</pre>', letter.traceback or "-")
+
+    @admin.display(description="envelope")
+    def envelope_json(self, letter: DeadLetter) -> str:
+        return pretty_json(letter.envelope, "envelope")
 
     # --- Actions on the change list -------------------------------------------------------------
 
@@ -241,7 +314,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Dead letters by cause (fingerprint)",
+            "title": "Dead letters by cause: handler, message type and error",
             "groups": selectors.dead_letter_groups(open_only=not show_all),
             "show_all": show_all,
             "can_act": self.has_change_permission(request),
@@ -318,7 +391,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         return request.user.has_perm("messaging.change_deadletter")
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
+        return [name for _, options in self.fieldsets for name in options["fields"]]
 
 
 # The admin index starts with the messaging layer's health (backlog, throughput, dead letters,

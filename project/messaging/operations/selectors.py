@@ -22,8 +22,8 @@ from typing import Any, Literal
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
 from project.messaging.contract.tracing import trace_id_of
-from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
-from project.messaging.registry.databases import messaging_databases
+from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent, ProjectionRebuild
+from project.messaging.registry.databases import database_for, messaging_databases
 
 EntryKind = Literal["event", "delivery", "inbox", "dead_letter", "saga_step"]
 OPEN_DEAD_LETTER = (DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING)
@@ -297,11 +297,13 @@ def first_event_origin(*, aggregate_type: str, aggregate_id: str, event_type: st
 
 @dataclass(frozen=True)
 class DeadLetterGroup:
-    """Dead letters sharing a fingerprint: one cause (error type + innermost project frame)."""
+    """Dead letters sharing a fingerprint: one handler, one message type, one cause
+    (project.messaging.inbox.consumer.fingerprint)."""
 
     fingerprint: str
     error_type: str
     handlers: tuple[str, ...]
+    event_types: tuple[str, ...]
     count: int
     open_count: int
     first_seen: datetime
@@ -309,21 +311,38 @@ class DeadLetterGroup:
     sample_message: str
     replays: int
 
+    @property
+    def error_class(self) -> str:
+        """``OperationalError`` for ``django.db.utils.OperationalError``: the name people say."""
+        return self.error_type.rsplit(".", 1)[-1]
 
-def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
-    """Dead letters grouped by fingerprint, the most frequent cause first."""
+
+def dead_letter_groups(
+    *, open_only: bool = True, selected: Sequence[QuerySet[DeadLetter]] | None = None
+) -> list[DeadLetterGroup]:
+    """Dead letters grouped by fingerprint, the most frequent cause first, merged across databases.
+
+    ``selected``: the letters to group, one queryset per database (``dead_letters list --groups``
+    passes its filtered selection); by default every letter (open ones only if ``open_only``).
+    """
+    if selected is None:
+        selected = []
+        for alias in messaging_databases():
+            qs: QuerySet[DeadLetter] = DeadLetter.objects.using(alias).all()
+            selected.append(qs.filter(status__in=OPEN_DEAD_LETTER) if open_only else qs)
     merged: dict[str, dict[str, Any]] = {}
-    for alias in messaging_databases():
-        qs: QuerySet[DeadLetter] = DeadLetter.objects.using(alias).all()
-        if open_only:
-            qs = qs.filter(status__in=OPEN_DEAD_LETTER)
-        rows = qs.values("fingerprint", "error_type", "handler").annotate(
-            count=Count("id"),
-            open_count=Count("id", filter=Q(status__in=OPEN_DEAD_LETTER)),
-            first=Min("first_failed_at"),
-            last=Max("last_failed_at"),
-            sample=Max("error_message"),
-            replays=Sum("replay_count"),
+    for qs in selected:
+        rows = (
+            qs.order_by()
+            .values("fingerprint", "error_type", "handler", "event_type")
+            .annotate(
+                count=Count("id"),
+                open_count=Count("id", filter=Q(status__in=OPEN_DEAD_LETTER)),
+                first=Min("first_failed_at"),
+                last=Max("last_failed_at"),
+                sample=Max("error_message"),
+                replays=Sum("replay_count"),
+            )
         )
         for row in rows:
             group = merged.setdefault(
@@ -331,6 +350,7 @@ def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
                 {
                     "error_type": row["error_type"],
                     "handlers": set(),
+                    "event_types": set(),
                     "count": 0,
                     "open_count": 0,
                     "first": row["first"],
@@ -340,6 +360,7 @@ def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
                 },
             )
             group["handlers"].add(row["handler"])
+            group["event_types"].add(row["event_type"])
             group["count"] += row["count"]
             group["open_count"] += row["open_count"]
             group["replays"] += row["replays"] or 0
@@ -351,6 +372,7 @@ def dead_letter_groups(*, open_only: bool = True) -> list[DeadLetterGroup]:
             fingerprint=fp,
             error_type=g["error_type"],
             handlers=tuple(sorted(g["handlers"])),
+            event_types=tuple(sorted(g["event_types"])),
             count=g["count"],
             open_count=g["open_count"],
             first_seen=g["first"],
@@ -383,3 +405,16 @@ def events_for_replay(*, event_types: Sequence[str], since: datetime | None = No
             qs = qs.filter(occurred_at__gte=since)
         events.extend(qs)
     return sorted(events, key=lambda e: (e.occurred_at, str(e.event_id)))
+
+
+def projection_rebuild(*, projection: str, app_label: str) -> ProjectionRebuild | None:
+    """The checkpoint of the projection's last rebuild from scratch (None: never rebuilt)."""
+    return ProjectionRebuild.objects.using(database_for(app_label)).filter(projection=projection).first()
+
+
+def projection_rebuilds_unfinished() -> list[ProjectionRebuild]:
+    """Rebuilds that were interrupted or stopped on a failure: their projections are incomplete."""
+    rebuilds: list[ProjectionRebuild] = []
+    for alias in messaging_databases():
+        rebuilds.extend(ProjectionRebuild.objects.using(alias).filter(finished_at__isnull=True))
+    return sorted(rebuilds, key=lambda r: r.projection)

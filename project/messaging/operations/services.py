@@ -4,7 +4,7 @@ into a handler (or rebuild a projection from scratch), purge old rows."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,7 +15,7 @@ from django.utils import timezone
 from project.errors import DomainError
 from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.inbox import consumer
-from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
+from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent, ProjectionRebuild
 from project.messaging.operations import selectors
 from project.messaging.outbox.relay import send_messages
 from project.messaging.registry.databases import database_for, messaging_databases
@@ -132,6 +132,9 @@ class ReplayReport:
     dry_run: bool = False
     plan: list[tuple[OutboxEvent, str]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    batches: int = 0  # transactions a rebuild committed in this run
+    resumed: bool = False  # a rebuild that went on from an unfinished one
+    already_rebuilt: int = 0  # deliveries an interrupted run of a resumed rebuild had committed
 
 
 def _subscriptions_of(handler_names: Sequence[str]) -> dict[str, list[Subscription]]:
@@ -176,13 +179,21 @@ def _deliver_inline(event: OutboxEvent, handler: str, *, retry: bool) -> consume
         )
 
 
+ProgressCallback = Callable[[int, int], None]  # (deliveries done, deliveries planned)
+
+REBUILD_BATCH_SIZE = 500  # deliveries per transaction of a rebuild from scratch
+
+
 def events_replay(
     *,
     handlers: Sequence[str],
     event_type: str | None = None,
     since: datetime | None = None,
     from_scratch: bool = False,
+    restart: bool = False,
+    batch_size: int = REBUILD_BATCH_SIZE,
     dry_run: bool = False,
+    on_progress: ProgressCallback | None = None,
 ) -> ReplayReport:
     """Replay events from the outbox (the event log) into the given handlers, oldest first.
 
@@ -190,15 +201,17 @@ def events_replay(
     applied is skipped: this fills gaps (an event it missed) and never applies anything twice.
     Each event runs in its own transaction, like a delivery; one that fails is dead-lettered.
 
-    With ``from_scratch`` the handlers' projection is emptied (its registered reset), their inbox
-    records deleted, and every event replayed, all in one durable transaction on the consuming
-    app's database: readers see the old table or the rebuilt one, and any failure leaves the
-    old one untouched. Refused when the event log no longer holds every event these handlers
-    applied (purged by retention): a rebuild would silently lose their effect.
+    With ``from_scratch`` the handlers' projection is rebuilt: see ``_rebuild``. Refused when the
+    event log no longer holds every event these handlers applied (purged by retention): a
+    rebuild would silently lose their effect. ``on_progress`` is called after each delivery.
     """
     names = tuple(dict.fromkeys(handlers))
     if not names:
         raise ReplayError("Name at least one handler.")
+    if batch_size < 1:
+        raise ReplayError("The batch size must be at least 1.")
+    if restart and not from_scratch:
+        raise ReplayError("--restart starts a rebuild from scratch again: it needs --from-scratch.")
     subs = _subscriptions_of(names)
     types_by_handler = {name: {s.event_type for s in handler_subs} for name, handler_subs in subs.items()}
     all_types = set().union(*types_by_handler.values())
@@ -219,23 +232,122 @@ def events_replay(
     if dry_run:
         return report
     if projection is None:
-        for event, name in plan:
+        for done, (event, name) in enumerate(plan, start=1):
             _count(report, event, name, _deliver_inline(event, name, retry=True))
+            if on_progress is not None:
+                on_progress(done, len(plan))
         return report
+    return _rebuild(projection, plan, report, restart=restart, batch_size=batch_size, on_progress=on_progress)
+
+
+def _rebuild(
+    projection: Projection,
+    plan: list[tuple[OutboxEvent, str]],
+    report: ReplayReport,
+    *,
+    restart: bool,
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+) -> ReplayReport:
+    """Rebuild ``projection`` from ``plan`` in batches of ``batch_size`` deliveries, each its own
+    durable transaction on the projection's database, with a checkpoint (``ProjectionRebuild``).
+
+    The first batch empties the projection (its registered reset), deletes its handlers' inbox
+    records and marks the rebuild unfinished, in one transaction; each batch advances the
+    checkpoint in its own transaction, and the last one marks it finished. So at any moment the
+    checkpoint tells the truth: a projection whose rebuild was interrupted (Ctrl-C, kill, a crash)
+    or stopped on a failure is claimed unfinished, never complete. Running the rebuild again
+    resumes it: it replays what the projection's inbox does not hold yet (the inbox, not the
+    checkpoint, decides, so every event is applied exactly once, even with live deliveries in
+    between), unless ``restart`` asks to start from the reset again.
+
+    A delivery that fails rolls back its batch (no dead letter: the replay stops instead) and the
+    rebuild stops there. If that was the first batch, nothing changed; otherwise the batches
+    before it stay committed and the checkpoint says unfinished.
+    """
     db = database_for(projection.app_label)
-    with transaction.atomic(using=db, durable=True):
-        projection.reset()
-        report.inbox_records_deleted, _ = InboxRecord.objects.using(db).filter(handler__in=projection.handlers).delete()
-        for event, name in plan:
-            result = _deliver_inline(event, name, retry=False)
-            _count(report, event, name, result)
-            if result.outcome in (consumer.Outcome.RETRY, consumer.Outcome.DEAD_LETTERED):
-                # Roll back the whole rebuild: the old projection stays as it was.
-                raise ReplayError(
-                    f"Rebuild of {projection.name} abandoned, nothing changed: {name} failed on "
-                    f"{event.event_type} {event.event_id}: {result.error}"
-                )
+    unfinished = ProjectionRebuild.objects.using(db).filter(projection=projection.name, finished_at__isnull=True)
+    resume = not restart and unfinished.exists()
+    todo = plan
+    if resume:
+        applied = set(
+            InboxRecord.objects.using(db).filter(handler__in=projection.handlers).values_list("handler", "event_id")
+        )
+        todo = [(event, name) for event, name in plan if (name, event.event_id) not in applied]
+        report.resumed, report.already_rebuilt = True, len(plan) - len(todo)
+    done = report.already_rebuilt
+    if on_progress is not None:
+        on_progress(done, len(plan))
+    batches = [todo[start : start + batch_size] for start in range(0, len(todo), batch_size)] or [[]]
+    for number, batch in enumerate(batches, start=1):
+        committed = done
+        try:
+            with transaction.atomic(using=db, durable=True):
+                if number == 1 and not resume:
+                    projection.reset()
+                    report.inbox_records_deleted, _ = (
+                        InboxRecord.objects.using(db).filter(handler__in=projection.handlers).delete()
+                    )
+                # Locked for the batch: two rebuilds of one projection advance it one batch at a time.
+                checkpoint = _rebuild_checkpoint(db, projection, total=len(plan), fresh=number == 1 and not resume)
+                for event, name in batch:
+                    result = _deliver_inline(event, name, retry=False)
+                    if result.outcome in (consumer.Outcome.RETRY, consumer.Outcome.DEAD_LETTERED):
+                        raise _RebuildStopped(event, name, result.error)
+                    _count(report, event, name, result)
+                    done += 1
+                    if on_progress is not None:
+                        on_progress(done, len(plan))
+                checkpoint.deliveries_done = done
+                checkpoint.batches_committed += 1
+                checkpoint.last_event_id = batch[-1][0].event_id if batch else checkpoint.last_event_id
+                checkpoint.last_error = ""
+                checkpoint.updated_at = timezone.now()
+                if number == len(batches):
+                    checkpoint.finished_at = checkpoint.updated_at
+                checkpoint.save()
+        except _RebuildStopped as stop:
+            failure = f"{stop.handler} failed on {stop.event.event_type} {stop.event.event_id}: {stop.error}"
+            if number == 1 and not resume:
+                raise ReplayError(f"Rebuild of {projection.name} abandoned, nothing changed: {failure}") from None
+            unfinished.update(last_error=failure, updated_at=timezone.now())
+            raise ReplayError(
+                f"Rebuild of {projection.name} stopped after {committed} of {len(plan)} deliveries: {failure}. The "
+                f"{committed} before it are committed and the rebuild is marked unfinished: fix the cause and run the "
+                "same command again to resume it."
+            ) from None
+        report.batches += 1
     return report
+
+
+class _RebuildStopped(Exception):
+    """A delivery of a rebuild failed: leaves the batch's transaction, which rolls it back."""
+
+    def __init__(self, event: OutboxEvent, handler: str, error: str) -> None:
+        super().__init__(error)
+        self.event, self.handler, self.error = event, handler, error
+
+
+def _rebuild_checkpoint(db: str, projection: Projection, *, total: int, fresh: bool) -> ProjectionRebuild:
+    now = timezone.now()
+    if fresh:
+        checkpoint, _ = ProjectionRebuild.objects.using(db).update_or_create(
+            projection=projection.name,
+            defaults={
+                "started_at": now,
+                "updated_at": now,
+                "finished_at": None,
+                "deliveries_total": total,
+                "deliveries_done": 0,
+                "batches_committed": 0,
+                "last_event_id": None,
+                "last_error": "",
+            },
+        )
+        return ProjectionRebuild.objects.using(db).select_for_update().get(pk=checkpoint.pk)
+    checkpoint = ProjectionRebuild.objects.using(db).select_for_update().get(projection=projection.name)
+    checkpoint.deliveries_total = total  # the log may have grown since the interrupted run planned it
+    return checkpoint
 
 
 def _check_log_complete(projection: Projection, logged: set) -> None:

@@ -16,6 +16,7 @@ from django.utils.module_loading import import_string
 
 from project.messaging.registry.projections import register_projection
 from project.messaging.registry.routing import subscribe
+from project.messaging.registry.series import prefill_metrics
 
 
 class DeclaredProjection(TypedDict):
@@ -42,6 +43,7 @@ class DomainAppConfig(AppConfig):
         # messaging layer never imports a domain app's code.
         handlers = import_module(f"{self.name}.handlers")
         subscribe(self.label, handlers.SUBSCRIPTIONS)
+        prefill_metrics()  # this app's handlers and every message type imported so far, at 0
         for name, declared in self.projections.items():
             register_projection(
                 self.label,

@@ -14,7 +14,9 @@ handlers that build it and a ``reset`` callable that empties it::
         }
 
 A rebuild runs ``reset`` and deletes those handlers' inbox records, then replays their events in
-``occurred_at`` order, all in one transaction on the app's database. Every handler of a
+``occurred_at`` order on the app's database, in batches, each its own transaction, with a
+checkpoint (``ProjectionRebuild``) that says whether the rebuild finished: an interrupted one is
+resumed by running it again (project.messaging.operations.services._rebuild). Every handler of a
 projection is replayed together: resetting the table while replaying only one of its handlers
 would lose what the others built.
 """

@@ -7,6 +7,10 @@ was freed, and a handled message spends more time waiting than working (docs/per
 "Why the code is as it is: measured"). Here BEGIN is retried every 0.1 ms, growing to 2 ms, until the
 busy timeout (``OPTIONS["timeout"]``) runs out, and then fails as SQLite would ("database is
 locked"). Every other statement keeps SQLite's own busy timeout.
+
+It also counts connections, statements, their durations and errors for Prometheus with
+django-prometheus' wrapper (``django_db_*`` series), as ``django_prometheus.db.backends.sqlite3``
+would: that backend derives from Django's, so it cannot be used together with this one.
 """
 
 from __future__ import annotations
@@ -16,12 +20,25 @@ import time
 
 from django.db.backends.sqlite3 import base
 from django.db.utils import OperationalError
+from django.utils.functional import cached_property
+from django_prometheus.db.common import DatabaseWrapperMixin, ExportingCursorWrapper
 
 FIRST_POLL_SECONDS = 0.0001
 LONGEST_POLL_SECONDS = 0.002
 
 
-class DatabaseWrapper(base.DatabaseWrapper):
+class DatabaseWrapper(DatabaseWrapperMixin, base.DatabaseWrapper):
+    CURSOR_CLASS = base.SQLiteCursorWrapper
+
+    @cached_property
+    def _counting_cursor_class(self) -> type[base.SQLiteCursorWrapper]:
+        return ExportingCursorWrapper(self.CURSOR_CLASS, self.alias, self.vendor)
+
+    def create_cursor(self, name: str | None = None) -> base.SQLiteCursorWrapper:
+        # The mixin's create_cursor builds a new cursor class for every cursor; one per connection
+        # wrapper is enough (its alias and vendor never change).
+        return self.connection.cursor(factory=self._counting_cursor_class)
+
     def _start_transaction_under_autocommit(self) -> None:
         if self.transaction_mode not in ("IMMEDIATE", "EXCLUSIVE"):
             super()._start_transaction_under_autocommit()

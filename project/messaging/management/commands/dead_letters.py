@@ -6,12 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from project.management import DomainCommand
 from project.messaging.models import DeadLetter
-from project.messaging.operations import services
+from project.messaging.operations import selectors, services
 from project.messaging.registry.databases import messaging_databases
 
 OPEN = [DeadLetter.Status.DEAD, DeadLetter.Status.REPLAYING]
@@ -30,7 +29,9 @@ class Command(DomainCommand):
         parser.add_argument("--handler", help="Letters of one handler, e.g. inventory.reserve_order_line.")
         parser.add_argument("--older-than-minutes", type=float, help="Letters whose last failure is older than this.")
         parser.add_argument("--all", action="store_true", help="Include resolved and discarded (list).")
-        parser.add_argument("--groups", action="store_true", help="List groups by fingerprint.")
+        parser.add_argument(
+            "--groups", action="store_true", help="List groups by cause: handler, message type and error (fingerprint)."
+        )
         parser.add_argument("--reason", default="", help="Why (required for discard).")
         parser.add_argument(
             "--inline", action="store_true", help="Replay in this process instead of via the worker queue."
@@ -90,17 +91,16 @@ class Command(DomainCommand):
         if not any(qs.exists() for qs in selected):
             self.stdout.write("no dead letters match")
             return
-        for qs in selected:
-            if groups:
-                rows = qs.values("fingerprint", "error_type", "handler").annotate(
-                    count=Count("id"), first=Min("first_failed_at"), last=Max("last_failed_at")
+        if groups:  # the same groups as the admin's "Grouped by cause" page
+            for group in selectors.dead_letter_groups(selected=selected):
+                self.stdout.write(
+                    f"{group.fingerprint}  x{group.count}  {', '.join(group.handlers)}  "
+                    f"{', '.join(group.event_types)}  {group.error_type}  open {group.open_count}  "
+                    f"first {group.first_seen:%Y-%m-%d %H:%M:%S}  last {group.last_seen:%Y-%m-%d %H:%M:%S}  "
+                    f"{group.sample_message[:120]}"
                 )
-                for row in rows.order_by("-count"):
-                    self.stdout.write(
-                        f"{row['fingerprint']}  x{row['count']}  {row['handler']}  {row['error_type']}  "
-                        f"first {row['first']:%Y-%m-%d %H:%M:%S}  last {row['last']:%Y-%m-%d %H:%M:%S}"
-                    )
-                continue
+            return
+        for qs in selected:
             for letter in qs.order_by("-last_failed_at"):
                 self.stdout.write(
                     f"#{letter.pk}  {letter.status}  {letter.handler}  {letter.event_type}  "
