@@ -9,7 +9,8 @@ must be reachable: that database is FLUSHED), then hands every open delivery to
 ``project.messaging.inbox.consumer.process`` (the code a worker runs for a task: inbox, handler,
 delivery mark, sending what it published after commit) until none is left. Prints the CPU time
 per placed order and per handled message, by handler. ``--profile`` writes a cProfile of the
-handling to FILE. ``--prefill ROWS`` first fills the outbox, inbox and dead letters with that
+handling to FILE. With ``OTEL_TRACES_EXPORTER`` set, everything is traced (the cost of tracing).
+``--prefill ROWS`` first fills the outbox, inbox and dead letters with that
 many old rows each (bench/prefill.py), to see what large tables cost per message without any
 neighbour's noise.
 
@@ -48,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import django
 
+    from project.observability.tracing import setup_tracing
+
+    # With OTEL_TRACES_EXPORTER set, traced as a worker is (before the first connection, so that
+    # its statements are traced too): docs/performance.md, "Tracing".
+    setup_tracing("bench")
     django.setup()
     import redis
     from django.conf import settings

@@ -62,7 +62,10 @@ class Bench:
         self.logs = run_dir / "logs"
         self.env = env
         # No DJANGO_SETTINGS_MODULE: Celery would load Django (its fixup) into the baseline's workers.
-        self.baseline_env = {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"}
+        # Never traced (OTEL_TRACES_EXPORTER): the raw chain is the yardstick of a traced product too.
+        self.baseline_env = {
+            k: v for k, v in env.items() if k not in ("DJANGO_SETTINGS_MODULE", "OTEL_TRACES_EXPORTER")
+        }
         self.database = database
         self.broker = broker
         self.config_path = run_dir / "config.json"

@@ -21,7 +21,7 @@ from orders.events import OrderPlaced, PlacedLine
 from orders.models import KnownProduct, Order, OrderLine, OrderSaga, SagaStep
 from orders.statemachine import State
 from project.errors import DomainError, IllegalTransition
-from project.messaging import correlation, current_correlation_id, first_correlation_id
+from project.messaging import correlation, current_correlation_id, first_event_origin
 
 logger = logging.getLogger(__name__)
 
@@ -157,14 +157,15 @@ def order_sagas_expire_overdue() -> int:
 @contextmanager
 def _order_correlation(order_id: UUID) -> Iterator[None]:
     """Publish under the order's correlation id (its OrderPlaced's), so that what the beat or an
-    operator does to an order joins the order's story instead of starting a new one."""
-    correlation_id = first_correlation_id(
+    operator does to an order joins the order's story instead of starting a new one (and, when
+    traced, links to the trace the order was placed in)."""
+    origin = first_event_origin(
         aggregate_type=OrderPlaced.aggregate_type, aggregate_id=str(order_id), event_type=OrderPlaced.event_type
     )
-    if correlation_id is None:
+    if origin is None:
         yield
         return
-    with correlation(correlation_id):
+    with correlation(origin.correlation_id, trace_context=origin.trace_context):
         yield
 
 

@@ -7,9 +7,17 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_ready
+from celery.signals import (
+    beat_init,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+)
 
 from project.observability.exposition import serve_worker_metrics
+from project.observability.tracing import flush_tracing, setup_tracing
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
@@ -28,6 +36,24 @@ def _serve_metrics_when_asked(**kwargs: Any) -> None:
     port = os.environ.get("WORKER_METRICS_PORT")
     if port:
         serve_worker_metrics(int(port))
+
+
+@worker_process_init.connect
+def _trace_pool_process(**kwargs: Any) -> None:
+    # After the fork: the SDK's export thread and the instrumented connections belong to the
+    # process that handles the tasks, not to the main process, which only hands them over.
+    queues = sorted(app.amqp.queues.consume_from or {})  # selected (-Q) before the pool forked
+    setup_tracing("worker-" + "-".join(queues) if queues else "worker")
+
+
+@worker_process_shutdown.connect
+def _flush_traces(**kwargs: Any) -> None:
+    flush_tracing()
+
+
+@beat_init.connect
+def _trace_beat(**kwargs: Any) -> None:
+    setup_tracing("beat")
 
 
 # When the last task ended: a connection idle for longer is health-checked before its next query.

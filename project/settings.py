@@ -344,6 +344,10 @@ ORDERS_RESERVATION_TIMEOUT_SECONDS = env.float("ORDERS_RESERVATION_TIMEOUT_SECON
 # structlog renders every line with the request's or the delivery's context (correlation_id,
 # event_id, handler, queue...). LOG_FORMAT=json for one JSON object per line.
 LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=env.str("LOG_FORMAT", default="console"))
+# Tracing is configured by OpenTelemetry's own OTEL_* variables (off unless OTEL_TRACES_EXPORTER
+# names an exporter; project/observability/tracing.py, docs/operations.md). This only makes the
+# timelines' trace ids links: e.g. Jaeger's "http://127.0.0.1:16686/trace/{trace_id}".
+TRACING_TRACE_URL = env.str("TRACING_TRACE_URL", default="")
 # /metrics asks for "Authorization: Bearer <token>" when this is set.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # /health/ turns red when an event waits longer than this in the outbox (warning at half).

@@ -7,7 +7,9 @@ never one of its modules (``lint-imports``: domain apps use the messaging layer'
 - publishing them in the service's transaction: ``publish``, ``publish_many``;
 - handling them: ``DomainAppConfig`` (subscribes the app's ``handlers.SUBSCRIPTIONS``),
   ``current_envelope``, the errors a handler raises (``PermanentError``, ``RetryableError``);
-- the correlation of what one request or chain publishes: ``correlation``, ``current_correlation_id``;
+- the correlation of what one request or chain publishes: ``correlation``, ``current_correlation_id``,
+  and where an aggregate's chain started (its correlation id and trace context), to continue it
+  later: ``first_event_origin``;
 - an aggregate's messaging timeline, for the app's own admin and API: ``aggregate_timeline``,
   ``first_correlation_id``, ``TimelineEntry``, ``merge_timelines``, ``timeline_for`` (what a user
   may read of it), ``render_timeline`` (admin) and ``TimelineEntrySerializer`` (API).
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
         TimelineEntry,
         aggregate_timeline,
         first_correlation_id,
+        first_event_origin,
         merge_timelines,
     )
     from project.messaging.outbox.publish import publish, publish_many
@@ -46,6 +49,7 @@ _LOADED_ON_FIRST_USE = {
     "TimelineEntry": "project.messaging.operations.selectors",
     "aggregate_timeline": "project.messaging.operations.selectors",
     "first_correlation_id": "project.messaging.operations.selectors",
+    "first_event_origin": "project.messaging.operations.selectors",
     "merge_timelines": "project.messaging.operations.selectors",
     "timeline_for": "project.messaging.operations.permissions",
     "render_timeline": "project.messaging.operations.admin",
@@ -66,6 +70,7 @@ __all__ = [
     "current_correlation_id",
     "current_envelope",
     "first_correlation_id",
+    "first_event_origin",
     "merge_timelines",
     "message_type",
     "publish",

@@ -30,6 +30,8 @@ class OutboxEvent(models.Model):
     causation_id = models.UUIDField(null=True, blank=True, db_index=True)
     occurred_at = models.DateTimeField(db_index=True)
     payload = models.JSONField()
+    # The envelope's W3C trace context (traceparent, tracestate) when tracing was on at publish.
+    trace_context = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["occurred_at"]
@@ -51,6 +53,7 @@ class OutboxEvent(models.Model):
             correlation_id=self.correlation_id,
             causation_id=self.causation_id,
             payload=self.payload,
+            trace_context=self.trace_context,
         )
 
 

@@ -2,7 +2,8 @@
 
 Every record, from our code or a library's, goes through structlog's ProcessorFormatter, which
 merges the context variables bound for the current request (correlation_id) or delivery
-(event_id, event_type, correlation_id, causation_id, handler, queue, attempt). LOG_FORMAT=json
+(event_id, event_type, correlation_id, causation_id, handler, queue, attempt), and, when a
+trace is being recorded (project.observability.tracing), its trace_id and span_id. LOG_FORMAT=json
 gives one JSON object per line (production); the default is key=value lines (development).
 """
 
@@ -11,9 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from opentelemetry import trace
+
+
+def add_trace_ids(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """The current span's trace_id and span_id (hex, as a tracing backend shows them), if any."""
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event_dict["trace_id"] = trace.format_trace_id(span_context.trace_id)
+        event_dict["span_id"] = trace.format_span_id(span_context.span_id)
+    return event_dict
+
 
 SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
+    add_trace_ids,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

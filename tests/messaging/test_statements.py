@@ -29,6 +29,7 @@ def event_row(**overrides: object) -> tuple:
         "causation_id": None,
         "occurred_at": datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=UTC),
         "payload": {"key": "Ünïcödé ✓", "amount": 3, "nested": {"list": [1, "two", None], "flag": True}},
+        "trace_context": None,
         **overrides,
     }
     return tuple(values[name] for name in statements.EVENT_COLUMNS)
@@ -36,9 +37,11 @@ def event_row(**overrides: object) -> tuple:
 
 def test_an_event_reads_back_through_the_orm_exactly_as_written() -> None:
     row = event_row(aggregate_version=7, causation_id=uuid.uuid4())
-    statements.insert_events(connection.alias, [row])
-    stored = OutboxEvent.objects.get()
-    assert tuple(getattr(stored, name) for name in statements.EVENT_COLUMNS) == row
+    traced = event_row(trace_context={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+    statements.insert_events(connection.alias, [row, traced])
+    for written in (row, traced):
+        stored = OutboxEvent.objects.get(pk=written[0])
+        assert tuple(getattr(stored, name) for name in statements.EVENT_COLUMNS) == written
 
 
 def test_deliveries_get_their_ids_in_the_order_they_were_given() -> None:

@@ -173,6 +173,10 @@ class Envelope(BaseModel):
     correlation_id: uuid.UUID
     causation_id: uuid.UUID | None = None
     payload: Payload
+    # The W3C trace context ("traceparent", "tracestate") of the span that published it, when
+    # tracing is on (contract/tracing.py). Optional: envelopes written without it still decode,
+    # and code that predates it ignores it.
+    trace_context: dict[str, str] | None = None
 
     def to_json(self) -> Payload:
         return self.model_dump(mode="json")

@@ -28,6 +28,7 @@ from django.utils.module_loading import import_string
 from pydantic import ValidationError
 
 from project.messaging import metrics
+from project.messaging.contract import tracing
 from project.messaging.contract.context import handling
 from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.contract.errors import PermanentError
@@ -77,7 +78,7 @@ def process(attempt: DeliveryAttempt) -> Result:
     """Apply one delivery: run its handler once, in one transaction with its inbox record."""
     started = time.perf_counter()
     with log_context(attempt):
-        result = _process(attempt)
+        result = _traced_process(attempt) if tracing.tracing_on() else _process(attempt)
     metrics.DELIVERIES_HANDLED.labels(attempt.handler, result.outcome.value).inc()
     if result.outcome is Outcome.PROCESSED:
         metrics.HANDLER_SECONDS.labels(attempt.handler).observe(time.perf_counter() - started)
@@ -85,6 +86,25 @@ def process(attempt: DeliveryAttempt) -> Result:
         if isinstance(occurred, str):
             lag = (timezone.now() - datetime.fromisoformat(occurred)).total_seconds()
             metrics.END_TO_END_SECONDS.labels(attempt.handler).observe(max(lag, 0.0))
+    return result
+
+
+def _traced_process(attempt: DeliveryAttempt) -> Result:
+    """_process inside its ``process`` span, which says what came of it (a duplicate says so)."""
+    with tracing.process_span(
+        queue=attempt.handler.split(".", 1)[0],
+        handler=attempt.handler,
+        envelope=attempt.envelope if isinstance(attempt.envelope, dict) else {},
+        redelivered=attempt.attempt > 1 or attempt.first_failed_at is not None or attempt.replay,
+    ) as span:
+        result = _process(attempt)
+        tracing.record_outcome(
+            span,
+            result.outcome.value,
+            duplicate=result.outcome is Outcome.DUPLICATE,
+            failed=bool(result.error),
+            error=result.error,
+        )
     return result
 
 

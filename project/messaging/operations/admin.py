@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -80,6 +81,7 @@ def render_timeline(
 ) -> TemplateResponse:
     """Render timeline rows in the admin (domain apps' admins use it for their own timelines)."""
     entries = timeline_for(request.user, entries)  # dead letters only to who may read them
+    trace_url = settings.TRACING_TRACE_URL  # e.g. Jaeger's "http://127.0.0.1:16686/trace/{trace_id}"
     start = entries[0].at if entries else None
     rows = [
         {
@@ -93,13 +95,23 @@ def render_timeline(
                 if entry.kind == "event"
                 else ""
             ),
+            "trace_url": trace_url.format(trace_id=entry.trace_id) if trace_url and entry.trace_id else "",
         }
         for entry in entries
+    ]
+    counts: dict[str, int] = {}
+    for entry in entries:
+        if entry.trace_id:
+            counts[entry.trace_id] = counts.get(entry.trace_id, 0) + 1
+    traces = [
+        {"trace_id": trace_id, "entries": n, "url": trace_url.format(trace_id=trace_id) if trace_url else ""}
+        for trace_id, n in counts.items()
     ]
     context = {
         **admin_site.each_context(request),
         "title": title,
         "rows": rows,
+        "traces": traces,  # the traces the entries were published in, in order of appearance
         "open_dead_letters": [r for r in rows if r["entry"].kind == "dead_letter" and r["entry"].status == "dead"],
         **(extra or {}),
     }

@@ -131,9 +131,10 @@ outbox, inbox, retries, dead letters): [messaging.md](messaging.md).
 
 A payload travels inside an envelope: `event_id`, `event_type`, `schema_version`, `occurred_at`,
 `producer`, `aggregate_type`, `aggregate_id`, `aggregate_version`, `correlation_id`,
-`causation_id` and `payload`. Decimals and datetimes travel as strings. Consumers ignore fields
-they do not know, so adding an optional field is compatible; a breaking change is a new schema
-version with an upcaster.
+`causation_id`, `payload` and, when tracing is on, `trace_context` (the W3C `traceparent` and
+`tracestate` of the span that published it). Decimals and datetimes travel as strings. Consumers
+ignore fields they do not know, so adding an optional field is compatible; a breaking change is a
+new schema version with an upcaster.
 """
 
 

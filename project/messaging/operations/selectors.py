@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
+from project.messaging.contract.tracing import trace_id_of
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent, ProjectionRebuild
 from project.messaging.registry.databases import database_for, messaging_databases
 
@@ -55,6 +56,9 @@ class TimelineEntry:
     consumers: tuple[str, ...] = ()
     times: dict[str, datetime | None] = field(default_factory=dict)
     ref: str = ""  # the row's own key: delivery id, dead letter id, saga step id...
+    # The trace the event was published in (its envelope's trace context), "" if not traced:
+    # what to look up in the tracing backend.
+    trace_id: str = ""
 
     @property
     def duration_ms(self) -> int | None:
@@ -120,6 +124,7 @@ def _event_entry(event: OutboxEvent, deliveries: Sequence[Delivery]) -> Timeline
         consumers=consumers,
         times={"occurred_at": event.occurred_at},
         ref=str(event.event_id),
+        trace_id=trace_id_of(event.trace_context),
     )
 
 
@@ -143,11 +148,13 @@ def _delivery_entry(event: OutboxEvent, delivery: Delivery) -> TimelineEntry:
             "processed_at": delivery.processed_at,
         },
         ref=str(delivery.pk),
+        trace_id=trace_id_of(event.trace_context),
     )
 
 
-def _inbox_entry(record: InboxRecord, occurred: dict[uuid.UUID, datetime]) -> TimelineEntry:
-    occurred_at = occurred.get(record.event_id)
+def _inbox_entry(record: InboxRecord, events: dict[uuid.UUID, OutboxEvent]) -> TimelineEntry:
+    event = events.get(record.event_id)
+    occurred_at = event.occurred_at if event is not None else None
     return TimelineEntry(
         at=record.processed_at,
         kind="inbox",
@@ -159,6 +166,7 @@ def _inbox_entry(record: InboxRecord, occurred: dict[uuid.UUID, datetime]) -> Ti
         duration=record.processed_at - occurred_at if occurred_at else None,
         times={"processed_at": record.processed_at},
         ref=str(record.pk),
+        trace_id=trace_id_of(event.trace_context) if event is not None else "",
     )
 
 
@@ -183,6 +191,7 @@ def dead_letter_entry(letter: DeadLetter) -> TimelineEntry:
             "resolved_at": letter.resolved_at,
         },
         ref=str(letter.pk),
+        trace_id=trace_id_of(letter.envelope.get("trace_context")) if isinstance(letter.envelope, dict) else "",
     )
 
 
@@ -193,15 +202,15 @@ def correlations_timeline(correlation_ids: Sequence[uuid.UUID]) -> list[Timeline
         return []
     entries: list[TimelineEntry] = []
     events = _events_for(ids)
-    occurred = {e.event_id: e.occurred_at for e in events}
+    by_id = {e.event_id: e for e in events}
     for event in events:
         deliveries = list(event.deliveries.all())
         entries.append(_event_entry(event, deliveries))
         entries.extend(_delivery_entry(event, d) for d in deliveries)
-    event_ids = list(occurred)
+    event_ids = list(by_id)
     for alias in messaging_databases():
         inbox = InboxRecord.objects.using(alias).filter(event_id__in=event_ids)
-        entries.extend(_inbox_entry(record, occurred) for record in inbox)
+        entries.extend(_inbox_entry(record, by_id) for record in inbox)
         letters = DeadLetter.objects.using(alias).filter(Q(correlation_id__in=ids) | Q(event_id__in=event_ids))
         entries.extend(dead_letter_entry(letter) for letter in letters)
     return merge_timelines(entries)
@@ -256,6 +265,30 @@ def first_correlation_id(*, aggregate_type: str, aggregate_id: str, event_type: 
         )
         if cid is not None:
             return cid
+    return None
+
+
+@dataclass(frozen=True)
+class ChainOrigin:
+    """Where an aggregate's story started: its first event's correlation id and trace context."""
+
+    correlation_id: uuid.UUID
+    trace_context: dict[str, str] | None
+
+
+def first_event_origin(*, aggregate_type: str, aggregate_id: str, event_type: str) -> ChainOrigin | None:
+    """The correlation id and trace context of the first event of ``event_type`` about an aggregate,
+    to continue its story later (``correlation(origin.correlation_id, trace_context=...)``)."""
+    for alias in messaging_databases():
+        row = (
+            OutboxEvent.objects.using(alias)
+            .filter(aggregate_type=aggregate_type, aggregate_id=aggregate_id, event_type=event_type)
+            .order_by("occurred_at")
+            .values_list("correlation_id", "trace_context")
+            .first()
+        )
+        if row is not None:
+            return ChainOrigin(correlation_id=row[0], trace_context=row[1])
     return None
 
 

@@ -12,7 +12,8 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from project.messaging import metrics
-from project.messaging.contract.context import current_correlation_id, current_envelope
+from project.messaging.contract import tracing
+from project.messaging.contract.context import current_correlation_id, current_envelope, current_origin_trace
 from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.contract.errors import NotInTransaction
 from project.messaging.contract.events import Envelope, Message
@@ -51,6 +52,9 @@ def publish_many(
             "in transaction.atomic() so the event commits with the state change."
         )
     cause = current_envelope()
+    traced = tracing.tracing_on()
+    origin = tracing.span_context_of(current_origin_trace()) if traced else None
+    spans: list[tracing.Span] = []
     envelopes: list[Envelope] = []
     for message, aggregate_version in zip(messages, versions, strict=True):
         if not message.event_type:
@@ -58,6 +62,17 @@ def publish_many(
         if database_for(message.producer()) != using:
             raise ValueError("publish_many() takes messages of producers sharing one database.")
         event_id = uuid.uuid4()
+        correlation_id = current_correlation_id() or _transaction_correlation(using) or event_id
+        trace_context = None
+        if traced:
+            span = tracing.start_publish_span(
+                event_type=message.event_type,
+                event_id=str(event_id),
+                correlation_id=str(correlation_id),
+                origin=origin,
+            )
+            spans.append(span)
+            trace_context = tracing.inject(span)
         envelope = Envelope(
             event_id=event_id,
             event_type=message.event_type,
@@ -67,9 +82,10 @@ def publish_many(
             aggregate_type=message.aggregate_type,
             aggregate_id=message.aggregate_id,
             aggregate_version=aggregate_version,
-            correlation_id=current_correlation_id() or _transaction_correlation(using) or event_id,
+            correlation_id=correlation_id,
             causation_id=cause.event_id if cause is not None else None,
             payload=message.payload(),
+            trace_context=trace_context,
         )
         if envelope.correlation_id == event_id:
             _start_transaction_correlation(using, event_id)
@@ -89,10 +105,12 @@ def publish_many(
                 envelope.causation_id,
                 envelope.occurred_at,
                 envelope.payload,
+                envelope.trace_context,
             )
             for envelope in envelopes
         ],
     )
+    tracing.end_spans(spans)
     event_types = [envelope.event_type for envelope in envelopes]
     transaction.on_commit(lambda: _count_published(event_types), using=using)
     routed = [(envelope, sub) for envelope in envelopes for sub in subscriptions_for(envelope.event_type)]

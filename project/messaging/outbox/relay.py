@@ -27,6 +27,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from project.messaging import metrics
+from project.messaging.contract import tracing
 from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
 from project.messaging.registry.databases import database_for
@@ -66,34 +67,48 @@ def send_messages(messages: Sequence[tuple[str, dict]]) -> None:
     """
     app = current_app._get_current_object()
     amqp = app.amqp
+    traced = tracing.tracing_on()
     with app.producer_or_acquire() as producer, producer.batch(max_size=max(1, len(messages))):
         for queue, kwargs in messages:
-            name = delivery_task_name(queue)
-            message = amqp.create_task_message(
-                str(uuid.uuid4()),
-                name,
-                (),
-                kwargs,
-                create_sent_event=app.conf.task_send_sent_event,
-                ignore_result=True,
-                # What monitoring shows for the task's arguments: a short summary instead of the
-                # repr of the whole envelope, which Celery would otherwise build for every message.
-                argsrepr="()",
-                kwargsrepr=_kwargs_summary(kwargs),
-            )
-            amqp.send_task_message(
-                producer,
-                name,
-                message,
-                # Published to the anonymous exchange with the queue's name as routing key (as
-                # Celery does for a direct queue): no exchange binding in Redis has to exist for
-                # the message to land in its queue.
-                queue=queue,
-                retry=False,
-                # Nothing to declare: the anonymous exchange routes by queue name, and each worker
-                # declares its own queue. (Skips a copy of the queue and a cache lookup per message.)
-                declare=[],
-            )
+            if traced:
+                with tracing.send_span(
+                    queue=queue,
+                    envelope=kwargs.get("envelope") or {},
+                    handler=kwargs.get("handler", ""),
+                    delivery_id=kwargs.get("delivery_id"),
+                ):
+                    _send_one(app, amqp, producer, queue, kwargs)
+            else:
+                _send_one(app, amqp, producer, queue, kwargs)
+
+
+def _send_one(app: Any, amqp: Any, producer: Any, queue: str, kwargs: dict) -> None:
+    name = delivery_task_name(queue)
+    message = amqp.create_task_message(
+        str(uuid.uuid4()),
+        name,
+        (),
+        kwargs,
+        create_sent_event=app.conf.task_send_sent_event,
+        ignore_result=True,
+        # What monitoring shows for the task's arguments: a short summary instead of the
+        # repr of the whole envelope, which Celery would otherwise build for every message.
+        argsrepr="()",
+        kwargsrepr=_kwargs_summary(kwargs),
+    )
+    amqp.send_task_message(
+        producer,
+        name,
+        message,
+        # Published to the anonymous exchange with the queue's name as routing key (as
+        # Celery does for a direct queue): no exchange binding in Redis has to exist for
+        # the message to land in its queue.
+        queue=queue,
+        retry=False,
+        # Nothing to declare: the anonymous exchange routes by queue name, and each worker
+        # declares its own queue. (Skips a copy of the queue and a cache lookup per message.)
+        declare=[],
+    )
 
 
 def _kwargs_summary(kwargs: dict) -> str:

@@ -36,6 +36,7 @@ EVENT_COLUMNS = (
     "causation_id",
     "occurred_at",
     "payload",
+    "trace_context",
 )
 DELIVERY_COLUMNS = ("event", "handler", "queue", "status", "send_count", "created_at", "last_sent_at")
 INBOX_COLUMNS = ("handler", "event_id", "event_type", "processed_at")

@@ -24,6 +24,9 @@ class TimelineEntrySerializer(serializers.Serializer):
     consumers = serializers.ListField(child=serializers.CharField())
     times = serializers.DictField(child=serializers.DateTimeField(allow_null=True))
     ref = serializers.CharField()
+    trace_id = serializers.CharField(
+        help_text="The trace (32 hex digits) the event was published in, for the tracing backend; empty if not traced."
+    )
 
 
 class CorrelationTimelineSerializer(serializers.Serializer):
