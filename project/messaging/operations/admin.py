@@ -14,6 +14,7 @@ actions are not offered without it, and the replay and discard views answer 403)
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -59,6 +60,12 @@ def breakable_at_dots(name: str) -> SafeString:
 def breakable_name(name: str) -> SafeString:
     """A handler's or a message's name for a narrow column: it may also wrap after an underscore."""
     return mark_safe(breakable_at_dots(name).replace("_", "_<wbr>"))  # noqa: S308 (escaped)
+
+
+def breakable_class_name(name: str) -> SafeString:
+    """An exception's class name for a narrow column: it may wrap between its words
+    (``Programming<wbr>Error``), as the longest ones (PostgreSQL's) would widen the list."""
+    return mark_safe(re.sub(r"(?<=[a-z])(?=[A-Z])", "<wbr>", escape(name)))  # noqa: S308 (escaped)
 
 
 def pretty_json(value: object, css_class: str) -> str:
@@ -233,7 +240,9 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     @admin.display(description="error", ordering="error_type")
     def error(self, letter: DeadLetter) -> str:
-        return format_html('<span title="{}">{}</span>', letter.error_type, letter.error_type.rsplit(".", 1)[-1])
+        return format_html(
+            '<span title="{}">{}</span>', letter.error_type, breakable_class_name(letter.error_type.rsplit(".", 1)[-1])
+        )
 
     @admin.display(description="tries", ordering="attempts")
     def tries(self, letter: DeadLetter) -> str:
