@@ -11,7 +11,8 @@ from project.messaging.operations.health import messaging_state
 
 
 class MessagingStateCollector(Collector):
-    """Outbox backlog and age, inbox throughput, open dead letters, and every queue's length."""
+    """Outbox backlog and age, inbox throughput, open dead letters, every queue's length, and on
+    RabbitMQ its consumers."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         backlog = GaugeMetricFamily(
@@ -33,6 +34,11 @@ class MessagingStateCollector(Collector):
         lengths = GaugeMetricFamily(
             "messaging_queue_length", "Messages waiting in each broker queue.", labels=["queue"]
         )
+        consumers = GaugeMetricFamily(
+            "messaging_queue_consumers",
+            "Consumers of each broker queue (RabbitMQ; Redis does not count them).",
+            labels=["queue"],
+        )
         state = messaging_state()
         for db in state.databases:
             backlog.add_metric([db.alias, "pending"], db.pending)
@@ -43,4 +49,6 @@ class MessagingStateCollector(Collector):
                 letters.add_metric([db.alias, handler], n)
         for queue, n in (state.queue_lengths or {}).items():
             lengths.add_metric([queue], n)
-        yield from (backlog, oldest, throughput, letters, lengths)
+        for queue, n in (state.queue_consumers or {}).items():
+            consumers.add_metric([queue], n)
+        yield from (backlog, oldest, throughput, letters, lengths, consumers)

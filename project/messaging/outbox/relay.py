@@ -2,10 +2,11 @@
 
 Several relays may run at once. On PostgreSQL each claims its rows with
 ``SELECT ... FOR UPDATE SKIP LOCKED``, so no row is sent by two of them; on SQLite the IMMEDIATE
-transaction serialises them. A batch goes out over one broker connection as one Redis pipeline.
-A row is marked sent in the same transaction that claimed it, after the broker accepted the
-batch: a crash in between re-sends the batch (harmless: the inbox drops duplicates), it never
-loses it.
+transaction serialises them. A batch goes out over one broker connection as one Redis pipeline,
+or on RabbitMQ as publishes the broker confirms one by one. A row is marked sent in the same
+transaction that claimed it, after the broker accepted the batch (on RabbitMQ: confirmed it, and
+did not return it as unroutable; a returned one stays pending): a crash in between re-sends the
+batch (harmless: the inbox drops duplicates), it never loses it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from project.messaging import metrics
+from project.messaging.broker import ensure_queues_declared, forget_declared_queues, supports_confirms
 from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
 from project.messaging.registry.databases import database_for
@@ -53,47 +55,91 @@ def delivery_message(delivery: Delivery) -> dict:
     ).task_kwargs()
 
 
-def send_messages(messages: Sequence[tuple[str, dict]]) -> None:
-    """Send (queue, kwargs) pairs over one connection, pipelined where the transport allows.
+def send_messages(messages: Sequence[tuple[str, dict]]) -> set[int]:
+    """Send (queue, kwargs) pairs over one connection, pipelined where the transport allows, and
+    return the positions of those the broker did not take: on RabbitMQ, the ones it returned as
+    unroutable (mandatory publishes to a queue that does not exist). Raises when the broker
+    failed (connection lost, a publish not confirmed within RABBITMQ_CONFIRM_TIMEOUT or
+    nacked): then none of them counts as sent.
 
     Each is a Celery task message built and published by Celery's own AMQP layer
     (``create_task_message``, ``send_task_message``: protocol 2, the publish signals, task-sent
     events when enabled), without ``send_task``'s routing, result object and parent-task
-    bookkeeping, which a delivery needs none of (docs/performance.md).
+    bookkeeping, which a delivery needs none of (docs/performance.md). Every routable queue is
+    declared first, once per process (broker.ensure_queues_declared): RabbitMQ drops what is
+    published to a queue nobody declared yet. On RabbitMQ every publish waits for the broker's
+    confirm (CELERY_BROKER_TRANSPORT_OPTIONS' confirm_publish), so a publish that returns was
+    taken or returned, never lost on the way.
 
     The app is Celery's current one (project.celery makes itself current), not an import of
     project.celery: the messaging layer sits below the project that configures it.
     """
     app = current_app._get_current_object()
     amqp = app.amqp
-    with app.producer_or_acquire() as producer, producer.batch(max_size=max(1, len(messages))):
-        for queue, kwargs in messages:
-            name = delivery_task_name(queue)
-            message = amqp.create_task_message(
-                str(uuid.uuid4()),
-                name,
-                (),
-                kwargs,
-                create_sent_event=app.conf.task_send_sent_event,
-                ignore_result=True,
-                # What monitoring shows for the task's arguments: a short summary instead of the
-                # repr of the whole envelope, which Celery would otherwise build for every message.
-                argsrepr="()",
-                kwargsrepr=_kwargs_summary(kwargs),
-            )
-            amqp.send_task_message(
-                producer,
-                name,
-                message,
-                # Published to the anonymous exchange with the queue's name as routing key (as
-                # Celery does for a direct queue): no exchange binding in Redis has to exist for
-                # the message to land in its queue.
-                queue=queue,
-                retry=False,
-                # Nothing to declare: the anonymous exchange routes by queue name, and each worker
-                # declares its own queue. (Skips a copy of the queue and a cache lookup per message.)
-                declare=[],
-            )
+    returned: set[int] = set()
+    with app.producer_or_acquire() as producer:
+        ensure_queues_declared(producer.connection, list(amqp.queues.values()))
+        confirmed = supports_confirms(producer.connection)
+        position_of: dict[str, int] = {}
+
+        def on_return(exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
+            position = position_of.get(message.properties.get("correlation_id"))
+            if position is not None:
+                returned.add(position)
+
+        options: dict[str, Any] = {}
+        if confirmed:
+            options = {"mandatory": True, "confirm_timeout": settings.RABBITMQ_CONFIRM_TIMEOUT}
+            producer.channel.events["basic_return"].add(on_return)
+        try:
+            with producer.batch(max_size=max(1, len(messages))):
+                for position, (queue, kwargs) in enumerate(messages):
+                    name = delivery_task_name(queue)
+                    task_id = str(uuid.uuid4())
+                    position_of[task_id] = position
+                    message = amqp.create_task_message(
+                        task_id,
+                        name,
+                        (),
+                        kwargs,
+                        create_sent_event=app.conf.task_send_sent_event,
+                        ignore_result=True,
+                        # What monitoring shows for the task's arguments: a short summary instead of
+                        # the repr of the whole envelope, which Celery would otherwise build for every
+                        # message.
+                        argsrepr="()",
+                        kwargsrepr=_kwargs_summary(kwargs),
+                    )
+                    amqp.send_task_message(
+                        producer,
+                        name,
+                        message,
+                        # Published to the anonymous exchange with the queue's name as routing key (as
+                        # Celery does for a direct queue): no exchange binding in Redis has to exist for
+                        # the message to land in its queue.
+                        queue=queue,
+                        retry=False,
+                        # Declared above, once per process. (Skips a copy of the queue and a cache
+                        # lookup per message.)
+                        declare=[],
+                        **options,
+                    )
+        finally:
+            if confirmed:
+                producer.channel.events["basic_return"].discard(on_return)
+    if returned:
+        # A queue is missing (deleted, or the broker lost its definitions): declare them all again
+        # before the next publish; the returned messages wait in the outbox meanwhile.
+        forget_declared_queues()
+        metrics.DELIVERIES_RETURNED.inc(len(returned))
+        logger.warning(
+            "The broker returned %d of %d messages as unroutable (queues: %s); they stay pending and the queues "
+            "are declared again",
+            len(returned),
+            len(messages),
+            ", ".join(sorted({messages[i][0] for i in returned})),
+        )
+    return returned
 
 
 def _kwargs_summary(kwargs: dict) -> str:
@@ -118,14 +164,15 @@ def _send_claimed(qs: QuerySet[Delivery], *, using: str, limit: int) -> int:
         batch = _claim(qs, using, limit)
         if not batch:
             return 0
-        send_messages([(d.queue, delivery_message(d)) for d in batch])
-        Delivery.objects.using(using).filter(pk__in=[d.pk for d in batch]).update(
+        returned = send_messages([(d.queue, delivery_message(d)) for d in batch])
+        taken = [d for position, d in enumerate(batch) if position not in returned]
+        Delivery.objects.using(using).filter(pk__in=[d.pk for d in taken]).update(
             status=Delivery.Status.SENT, send_count=F("send_count") + 1, last_sent_at=timezone.now()
         )
     metrics.RELAY_BATCH_SECONDS.observe(time.perf_counter() - started)
-    for queue, count in Counter(d.queue for d in batch).items():
+    for queue, count in Counter(d.queue for d in taken).items():
         metrics.DELIVERIES_SENT.labels(queue).inc(count)
-    return len(batch)
+    return len(taken)
 
 
 def open_deliveries(using: str) -> QuerySet[Delivery]:
@@ -173,7 +220,7 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
         return 0
     started = time.perf_counter()
     try:
-        send_messages([(d.queue, d.kwargs) for d in deliveries])
+        returned = send_messages([(d.queue, d.kwargs) for d in deliveries])
     except Exception:
         pause = settings.MESSAGING_SEND_PAUSE_AFTER_FAILURE
         _send_paused_until = time.monotonic() + pause
@@ -186,6 +233,9 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
         )
         _return_to_relay(using, deliveries)
         return 0
+    if returned:
+        _return_to_relay(using, [d for position, d in enumerate(deliveries) if position in returned])
+        deliveries = [d for position, d in enumerate(deliveries) if position not in returned]
     metrics.RELAY_BATCH_SECONDS.observe(time.perf_counter() - started)
     for queue, count in Counter(d.queue for d in deliveries).items():
         metrics.DELIVERIES_SENT.labels(queue).inc(count)
