@@ -42,6 +42,30 @@ def wait_until(
         time.sleep(interval)
 
 
+_deselected_for_the_broker: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``rabbitmq`` need RabbitMQ as the run's broker: on Redis they are deselected
+    (and counted in the summary), not skipped one by one."""
+    if settings.MESSAGING_BROKER == "rabbitmq":
+        return
+    kept = [item for item in items if item.get_closest_marker("rabbitmq") is None]
+    deselected = [item for item in items if item.get_closest_marker("rabbitmq") is not None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        _deselected_for_the_broker.extend(item.nodeid for item in deselected)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _deselected_for_the_broker:
+        terminalreporter.write_line(
+            f"{len(_deselected_for_the_broker)} RabbitMQ tests deselected: the run's broker is "
+            f"{settings.MESSAGING_BROKER} (run them with CELERY_BROKER_URL=amqp://... bin/test)."
+        )
+
+
 @pytest.fixture
 def bus(db: None) -> Iterator[TestBus]:
     with test_bus() as the_bus:
