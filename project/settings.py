@@ -314,13 +314,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # RABBITMQ_QUEUE_TYPE=classic; every publish waits for the broker's confirm (the relay marks a
 # delivery sent only then) and is mandatory (an unroutable one comes back, and stays pending).
 # A message a worker holds unacknowledged longer than RABBITMQ_CONSUMER_TIMEOUT seconds makes
-# RabbitMQ close the worker's channel and redeliver it; like Redis' visibility timeout it must
-# exceed the longest task plus the longest retry countdown. RabbitMQ 3.12+ reads it from each
-# queue's x-consumer-timeout argument; older servers use their own consumer_timeout (30 min).
+# RabbitMQ close the worker's channel and redeliver it: it must exceed the longest task
+# (CELERY_TASK_TIME_LIMIT) plus, on classic queues, the longest retry countdown a worker holds
+# (MESSAGING_RETRY_BACKOFF_MAX; on quorum queues a countdown waits in the broker). RabbitMQ 3.12+
+# reads it from each queue's x-consumer-timeout argument; older servers apply their own
+# consumer_timeout (30 min by default). It is part of the queue's definition: every process must
+# declare the same value (a queue declared with another is refused, PRECONDITION_FAILED).
 RABBITMQ_QUEUE_TYPE = env.str("RABBITMQ_QUEUE_TYPE", default="quorum")
 if RABBITMQ_QUEUE_TYPE not in ("quorum", "classic"):
     raise ImproperlyConfigured(f"RABBITMQ_QUEUE_TYPE must be quorum or classic, not {RABBITMQ_QUEUE_TYPE!r}.")
-RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=CELERY_VISIBILITY_TIMEOUT)
+RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=3600)
 # How long a publish waits for the broker's confirm before it counts as not sent.
 RABBITMQ_CONFIRM_TIMEOUT = env.float("RABBITMQ_CONFIRM_TIMEOUT", default=10.0)
 if MESSAGING_BROKER == "rabbitmq":
