@@ -68,3 +68,18 @@ def test_the_queue_states_count_what_waits_in_each_queue(clean_queues) -> None:
     assert states["testapp"].consumers == (0 if settings.MESSAGING_BROKER == "rabbitmq" else None)
     assert states["orders"].messages == 0
     clean_queues.purge()
+
+
+@pytest.mark.parametrize(
+    ("broker_kind", "setting"), [("rabbitmq", "RABBITMQ_CONSUMER_TIMEOUT"), ("redis", "CELERY_VISIBILITY_TIMEOUT")]
+)
+def test_a_consumer_timeout_shorter_than_a_task_and_its_retry_is_flagged(settings, broker_kind, setting) -> None:
+    from project.messaging.registry.checks import check_unacknowledged_timeout
+
+    settings.MESSAGING_BROKER = broker_kind
+    settings.CELERY_TASK_TIME_LIMIT, settings.MESSAGING_RETRY_BACKOFF_MAX = 300, 120
+    setattr(settings, setting, 3600)
+    assert check_unacknowledged_timeout() == []
+    setattr(settings, setting, 400)
+    [warning] = check_unacknowledged_timeout()
+    assert warning.id == "messaging.W002" and setting in warning.msg
