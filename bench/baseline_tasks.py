@@ -127,6 +127,7 @@ def _publish(kwargs: dict[str, Any]) -> None:
         kwargs=kwargs,
         queue=queue,
         exchange="",
+        routing_key=queue,  # (Celery fills it in by itself for direct queues only, not RabbitMQ's topic ones)
         argsrepr="()",
         kwargsrepr=f"{{'chain_id': {kwargs['chain_id']!r}, 'step': {kwargs['step']}}}",
         declare=[],

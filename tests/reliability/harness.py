@@ -36,7 +36,8 @@ from django.test import override_settings
 from kombu import pools
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.brokers import RabbitQueues, rabbitmqctl
+from project.messaging.broker import queue_states
+from tests.brokers import RabbitQueues
 from tests.conftest import REPO, WorkerProcess, purge_queues, queued_messages, test_database_url
 
 # One worker per queue, as deployed (docs/operations.md); users and articles consume nothing today.
@@ -139,10 +140,10 @@ class SharedRabbitMQ:
         self.queues.purge()
 
     def open_deliveries(self) -> int:
-        """Messages in the vhost's queues: waiting, or handed out and not acknowledged."""
-        out = rabbitmqctl("list_queues", "-p", self.queues.vhost, "--quiet", "--no-table-headers", "name", "messages")
-        counts = dict(line.split() for line in out.splitlines() if line.strip())
-        return sum(int(counts.get(name, 0)) for name in settings.MESSAGING_QUEUES)
+        """Messages in the vhost's queues: waiting (queue.declare's count, exact), or handed out
+        and not acknowledged (rabbitmqctl's, which RabbitMQ refreshes every few seconds)."""
+        ready = sum(state.messages for state in queue_states(self.url, settings.MESSAGING_QUEUES).values() if state)
+        return ready + self.queues.unacked()
 
     def ready(self, queue: str) -> int:
         return self.queues.ready(queue)

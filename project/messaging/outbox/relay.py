@@ -115,9 +115,11 @@ def send_messages(messages: Sequence[tuple[str, dict]]) -> set[int]:
                         name,
                         message,
                         # Published to the anonymous exchange with the queue's name as routing key (as
-                        # Celery does for a direct queue): no exchange binding in Redis has to exist for
-                        # the message to land in its queue.
+                        # Celery does by itself for a direct queue, but not for RabbitMQ's topic ones):
+                        # no exchange binding has to exist for the message to land in its queue.
                         queue=queue,
+                        exchange="",
+                        routing_key=queue,
                         retry=False,
                         # Declared above, once per process. (Skips a copy of the queue and a cache
                         # lookup per message.)
