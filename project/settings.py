@@ -3,10 +3,11 @@ unless ``DJANGO_DEBUG`` says otherwise, and a production run must supply its own
 
 Environment:
   DJANGO_DEBUG, DJANGO_SECRET_KEY, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
-  DATABASE_URL (default: SQLite file in var/), REDIS_URL (broker),
+  DATABASE_URL (default: SQLite file in var/), REDIS_URL (broker and cache),
+  CELERY_BROKER_URL (redis://... or RabbitMQ, amqp://...), RABBITMQ_* (see the Celery section),
   EMAIL_URL or EMAIL_BACKEND/EMAIL_HOST..., DEFAULT_FROM_EMAIL,
   CELERY_VISIBILITY_TIMEOUT, MESSAGING_* (see the messaging section).
-  CACHE_REDIS_URL (default: REDIS_URL), THROTTLE_*_RATE, NUM_PROXIES (see REST_FRAMEWORK).
+  CACHE_REDIS_URL (default: REDIS_URL; no Redis at all: the database), THROTTLE_*_RATE, NUM_PROXIES.
 """
 
 from __future__ import annotations
