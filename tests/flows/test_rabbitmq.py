@@ -18,7 +18,7 @@ from orders.models import Order
 from orders.services import LineInput, order_place
 from project.messaging import broker, metrics
 from project.messaging.models import Delivery, InboxRecord
-from project.messaging.outbox.relay import relay_pending
+from project.messaging.outbox.relay import relay_pending, send_messages
 from tests.brokers import RabbitQueues, rabbitmqctl
 from tests.conftest import wait_until
 from tests.flows.test_order_saga import final_order
@@ -95,6 +95,34 @@ def test_a_publish_to_a_deleted_queue_is_returned_stays_pending_and_is_sent_agai
     worker_factory(["testapp"])
     wait_until(lambda: tally("RETURNED") == 5, what="the re-sent delivery to be applied")
     assert InboxRecord.objects.filter(event_id=returned.event_id).count() == 1
+
+
+def test_in_a_batch_only_the_returned_publishes_count_as_not_taken(clean_queues: RabbitQueues) -> None:
+    # A batch goes out on a channel of its own and waits for the broker's acks of all of it: the
+    # one returned (its queue deleted) is told apart from those the broker took.
+    tally_ping(key="DECLARING", amount=1)  # this process has declared the queues
+    clean_queues.delete_queue("testapp")
+    nothing = {"envelope": {}, "handler": "nobody"}
+    batch = [("orders", nothing), ("testapp", nothing), ("inventory", nothing), ("orders", nothing)]
+    assert send_messages(batch) == {1}
+    assert (clean_queues.ready("orders"), clean_queues.ready("inventory")) == (2, 1)
+    assert send_messages(batch) == set()  # the queues declared again: all four taken
+    assert clean_queues.ready("testapp") == 1
+
+
+def test_a_relay_batch_to_a_deleted_queue_stays_pending_and_goes_once_it_is_declared_again(
+    clean_queues: RabbitQueues, settings
+) -> None:
+    settings.MESSAGING_SEND_ON_COMMIT = False  # the relay sends them, in one batch
+    tally_ping(key="FIRST", amount=1)
+    assert relay_pending() == 1  # the queues are declared
+    clean_queues.delete_queue("testapp")
+    for i in range(5):
+        tally_ping(key=f"BATCH-{i}", amount=1)
+    assert relay_pending() == 0  # all five returned
+    assert Delivery.objects.filter(status=Delivery.Status.PENDING, send_count=0).count() == 5
+    assert relay_pending() == 5
+    assert clean_queues.ready("testapp") == 5
 
 
 def test_a_connection_loss_mid_stream_loses_nothing_and_applies_nothing_twice(
