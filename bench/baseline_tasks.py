@@ -28,9 +28,9 @@ from typing import Any
 
 import redis
 from celery import Celery
-from kombu import Exchange, Queue
 
 from project import settings as project_settings
+from project.messaging.broker import task_queues
 
 INVENTORY, ORDERS, NOTIFICATIONS = "bench_inventory", "bench_orders", "bench_notifications"
 QUEUES = (ORDERS, INVENTORY, NOTIFICATIONS)
@@ -48,7 +48,13 @@ app = Celery("bench_baseline")
 # options, task events...), then our own queues in place of the project's.
 app.config_from_object(project_settings, namespace="CELERY")
 app.conf.update(
-    task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
+    # Queues of the same kind as the project's: on RabbitMQ durable quorum queues.
+    task_queues=task_queues(
+        QUEUES,
+        broker=project_settings.MESSAGING_BROKER,
+        queue_type=project_settings.RABBITMQ_QUEUE_TYPE,
+        consumer_timeout=project_settings.RABBITMQ_CONSUMER_TIMEOUT,
+    ),
     task_routes={},
     task_default_queue=ORDERS,
     beat_schedule={},
@@ -60,7 +66,8 @@ _redis: redis.Redis | None = None
 def _recorder() -> redis.Redis:
     global _redis
     if _redis is None:
-        _redis = redis.Redis.from_url(app.conf.broker_url)
+        # The benchmark's Redis (the broker too, unless that is RabbitMQ).
+        _redis = redis.Redis.from_url(project_settings.REDIS_URL or app.conf.broker_url)
     return _redis
 
 
@@ -120,6 +127,7 @@ def _publish(kwargs: dict[str, Any]) -> None:
         kwargs=kwargs,
         queue=queue,
         exchange="",
+        routing_key=queue,  # (Celery fills it in by itself for direct queues only, not RabbitMQ's topic ones)
         argsrepr="()",
         kwargsrepr=f"{{'chain_id': {kwargs['chain_id']!r}, 'step': {kwargs['step']}}}",
         declare=[],

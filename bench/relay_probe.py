@@ -64,11 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     relay_cpu, relay_db_cpu = time.process_time() - cpu0, db_cpu() - db0
 
     OutboxEvent.objects.filter(event_type=Pinged.event_type).delete()
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    keys = list(broker.scan_iter(match="testapp*"))
-    queued = sum(broker.llen(k) for k in keys if broker.type(k) == b"list")
-    if keys:
-        broker.delete(*keys)
+    if settings.MESSAGING_BROKER == "rabbitmq":
+        from kombu import Connection
+
+        with Connection(settings.CELERY_BROKER_URL) as amqp:
+            queued = amqp.default_channel.queue_purge("testapp") or 0
+    else:
+        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        keys = list(broker.scan_iter(match="testapp*"))
+        queued = sum(broker.llen(k) for k in keys if broker.type(k) == b"list")
+        if keys:
+            broker.delete(*keys)
 
     batches.sort()
     print(
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "events": args.events,
                 "sent": sent,
-                "queued_in_redis": queued,
+                "queued_in_broker": queued,
                 "batch_size": batch,
                 "publish_events_per_s": args.events / published_s,
                 "relay_seconds": relay_s,

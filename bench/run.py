@@ -2,11 +2,13 @@
 
     python -m bench.run [--quick] [--orders N] [--prefill 1000000 | --skip-prefill] [--out results/]
                         [--profile] [--redis-url redis://127.0.0.1:6379/15] [--keep-db]
+                        [--broker amqp://guest:guest@127.0.0.1:5672/]
 
 Database: PostgreSQL when DATABASE_URL names one (the benchmark creates and drops its own
 ``bench_<pid>`` database on that server), else an SQLite file in the run's folder. Redis: a
 private redis-server started for the run (or the database ``--redis-url`` names, which is
-FLUSHED at the start and the end). What it measures, in order:
+FLUSHED at the start and the end). Broker: that Redis, or with --broker amqp://... RabbitMQ, in a
+vhost of the run's own (the same Celery settings: quorum queues, confirms). What it measures, in order:
 
 1. baseline: raw Celery chains (bench/baseline_tasks.py) on three single-process workers;
    saturation (chains per second), then paced at 25% of that rate (latency to terminal);
@@ -445,7 +447,7 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def versions(database_vendor: str, broker_url: str) -> dict[str, str]:
+def versions(database_vendor: str, redis_url: str, broker_url: str) -> dict[str, str]:
     import celery
     import django
     import kombu
@@ -453,7 +455,12 @@ def versions(database_vendor: str, broker_url: str) -> dict[str, str]:
     from django.db import connection
 
     out = {"django": django.get_version(), "celery": celery.__version__, "kombu": kombu.__version__}
-    out["redis_server"] = redis.Redis.from_url(broker_url).info("server")["redis_version"]
+    out["redis_server"] = redis.Redis.from_url(redis_url).info("server")["redis_version"]
+    if broker_url != redis_url:
+        with kombu.Connection(broker_url) as amqp:
+            amqp.ensure_connection(max_retries=1)
+            version = amqp.connection.server_properties.get("version", b"?")
+            out["rabbitmq"] = version.decode() if isinstance(version, bytes) else str(version)
     with connection.cursor() as cursor:
         if database_vendor == "postgresql":
             cursor.execute("SHOW server_version")
@@ -558,6 +565,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--relay-events", type=int, help="events for the relay probe (default 20,000; --quick 3,000)")
     parser.add_argument("--profile", action="store_true", help="also profile the workers and the relay with py-spy")
     parser.add_argument("--redis-url", help="use this Redis database (it is FLUSHED) instead of a private server")
+    parser.add_argument(
+        "--broker",
+        metavar="AMQP_URL",
+        help="Celery's broker is this RabbitMQ (amqp://user:pass@host:5672/), in a vhost of the run's own "
+        "(created and deleted with rabbitmqctl); Redis then holds only the cache and the baseline's recorder",
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark's database afterwards")
     parser.add_argument("--out", type=Path, default=REPO / "results")
     parser.add_argument(
@@ -594,8 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info()
     log(f"results in {run_dir}; load {machine['load_at_start']}")
     database = infra.create_database(run_dir, base_url)
-    broker = infra.start_broker(run_dir, args.redis_url)
-    env = infra.bench_env(database.url, broker.url)
+    broker = infra.start_broker(run_dir, args.redis_url, args.broker)
+    env = infra.bench_env(database.url, broker.url, broker.broker_url)
     os.environ.update(env)
     bench = Bench(args, run_dir, env, database, broker)
     result: dict[str, Any] = {
@@ -611,7 +624,8 @@ def main(argv: list[str] | None = None) -> int:
         import django
 
         django.setup()
-        result["versions"] = versions(vendor, broker.url)
+        result["versions"] = versions(vendor, broker.url, broker.broker_url)
+        result["broker"] = {"kind": "rabbitmq" if broker.celery_url else "redis"}
         log("seeding and counting queries per handler")
         from bench.queries import seed_and_audit
 

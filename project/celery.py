@@ -11,11 +11,13 @@ from celery.signals import (
     beat_init,
     task_postrun,
     task_prerun,
+    worker_init,
     worker_process_init,
     worker_process_shutdown,
     worker_ready,
 )
 
+from project.messaging.broker import ensure_queues_declared
 from project.observability.exposition import serve_worker_metrics
 from project.observability.tracing import flush_tracing, setup_tracing
 
@@ -27,6 +29,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 app = Celery("project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _declare_every_queue(**kwargs: Any) -> None:
+    # Every routable queue exists before the worker consumes (and so before it publishes: its
+    # handlers publish, its retries too). On RabbitMQ the consumer then binds every queue to the
+    # exchanges of native delayed delivery (retry countdowns on quorum queues), which fails for a
+    # queue or exchange not declared yet. Waits for the broker as the worker itself would.
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=None, interval_start=1, interval_step=1, interval_max=5)
+        ensure_queues_declared(connection, list(app.amqp.queues.values()))
 
 
 @worker_ready.connect

@@ -3,10 +3,11 @@ unless ``DJANGO_DEBUG`` says otherwise, and a production run must supply its own
 
 Environment:
   DJANGO_DEBUG, DJANGO_SECRET_KEY, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
-  DATABASE_URL (default: SQLite file in var/), REDIS_URL (broker),
+  DATABASE_URL (default: SQLite file in var/), REDIS_URL (broker and cache),
+  CELERY_BROKER_URL (redis://... or RabbitMQ, amqp://...), RABBITMQ_* (see the Celery section),
   EMAIL_URL or EMAIL_BACKEND/EMAIL_HOST..., DEFAULT_FROM_EMAIL,
   CELERY_VISIBILITY_TIMEOUT, MESSAGING_* (see the messaging section).
-  CACHE_REDIS_URL (default: REDIS_URL), THROTTLE_*_RATE, NUM_PROXIES (see REST_FRAMEWORK).
+  CACHE_REDIS_URL (default: REDIS_URL; no Redis at all: the database), THROTTLE_*_RATE, NUM_PROXIES.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Exchange, Queue
 
+from project.messaging.broker import broker_kind, task_queues
 from project.observability.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -228,30 +229,49 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery (read by project/celery.py through the CELERY_ namespace) ----------------------
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# The broker: Redis (REDIS_URL, the development default) or RabbitMQ
+# (CELERY_BROKER_URL=amqp://user:password@host:5672/vhost). docs/running.md#choosing-a-broker.
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "redis://127.0.0.1:6379/0"
+# "redis" or "rabbitmq", from the URL's scheme: what the relay, the health checks and the gauges ask of it.
+MESSAGING_BROKER = broker_kind(CELERY_BROKER_URL)
 # Production never falls back to the development defaults (an SQLite file in var/, a Redis on
 # localhost): it would start and look healthy on the wrong database or broker.
 _unset = [
     names
-    for names in ("DATABASE_URL", "REDIS_URL or CELERY_BROKER_URL", "REDIS_URL or CACHE_REDIS_URL")
+    for names in ("DATABASE_URL", "REDIS_URL or CELERY_BROKER_URL")
     if not any(env.str(name, default="") for name in names.split(" or "))
 ]
 if _unset and not DEBUG:
     raise ImproperlyConfigured(
-        f"{', '.join(_unset)} not set: with DJANGO_DEBUG off (production) the database, the Celery broker "
-        "and the cache must be named explicitly, e.g. DATABASE_URL=postgres://... REDIS_URL=redis://host:6379/0. "
+        f"{', '.join(_unset)} not set: with DJANGO_DEBUG off (production) the database and the Celery broker "
+        "must be named explicitly, e.g. DATABASE_URL=postgres://... REDIS_URL=redis://host:6379/0. "
         "For development set DJANGO_DEBUG=1 (bin/run does)."
     )
-# --- Cache: Redis, shared by every process (the API's rate-limit counters live here) -------
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env.str("CACHE_REDIS_URL", default=REDIS_URL),
-        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="shop-cache"),
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+# --- Cache: shared by every process (the API's rate-limit counters live here) ---------------
+# Redis when one is named (CACHE_REDIS_URL, else REDIS_URL, else a Redis broker); without any
+# Redis (RabbitMQ as the broker and no REDIS_URL) the database's cache table, which
+# `manage.py createcachetable` creates (bin/run and the compose file's migrate run it).
+CACHE_REDIS_URL = (
+    env.str("CACHE_REDIS_URL", default="") or REDIS_URL or (CELERY_BROKER_URL if MESSAGING_BROKER == "redis" else "")
+)
+if CACHE_REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="shop-cache"),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
     }
-}
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "shop_cache",
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="shop-cache"),
+        }
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -275,7 +295,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # retry forever: a broker outage must not end a worker
 CELERY_BROKER_POOL_LIMIT = 10
-CELERY_BROKER_HEARTBEAT = 0
+# Heartbeats on the workers' consuming connection only (Celery sends none on publishing
+# connections): on RabbitMQ they detect a dead TCP connection within 2 x 30 s; Redis needs none
+# (health_check_interval below).
+CELERY_BROKER_HEARTBEAT = 30 if MESSAGING_BROKER == "rabbitmq" else 0
 # Redis has no real acks: an unacknowledged message is handed out again after the visibility
 # timeout. It must exceed the longest task (time limit) plus the longest retry countdown (see
 # MESSAGING_RETRY_BACKOFF_MAX), or a slow task would be run twice; this is also how a message
@@ -298,6 +321,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # a WATCHed transaction), so the lock expires quickly.
     "unacked_mutex_expire": max(2, min(30, CELERY_VISIBILITY_TIMEOUT // 2)),
 }
+# RabbitMQ (docs/messaging.md#brokers): queues are declared durable, as quorum queues unless
+# RABBITMQ_QUEUE_TYPE=classic; every publish waits for the broker's confirm (the relay marks a
+# delivery sent only then) and is mandatory (an unroutable one comes back, and stays pending).
+# A message a worker holds unacknowledged longer than RABBITMQ_CONSUMER_TIMEOUT seconds makes
+# RabbitMQ close the worker's channel and redeliver it: it must exceed the longest task
+# (CELERY_TASK_TIME_LIMIT) plus, on classic queues, the longest retry countdown a worker holds
+# (MESSAGING_RETRY_BACKOFF_MAX; on quorum queues a countdown waits in the broker). RabbitMQ 3.12+
+# reads it from each queue's x-consumer-timeout argument; older servers apply their own
+# consumer_timeout (30 min by default). It is part of the queue's definition: every process must
+# declare the same value (a queue declared with another is refused, PRECONDITION_FAILED).
+RABBITMQ_QUEUE_TYPE = env.str("RABBITMQ_QUEUE_TYPE", default="quorum")
+if RABBITMQ_QUEUE_TYPE not in ("quorum", "classic"):
+    raise ImproperlyConfigured(f"RABBITMQ_QUEUE_TYPE must be quorum or classic, not {RABBITMQ_QUEUE_TYPE!r}.")
+RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=3600)
+# How long a publish waits for the broker's confirm before it counts as not sent.
+RABBITMQ_CONFIRM_TIMEOUT = env.float("RABBITMQ_CONFIRM_TIMEOUT", default=10.0)
+if MESSAGING_BROKER == "rabbitmq":
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True, "connect_timeout": 5}
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=True)
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -308,7 +349,12 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 MESSAGING_QUEUES = [*DOMAIN_APPS, "messaging"]
 CELERY_TASK_DEFAULT_QUEUE = "messaging"
 CELERY_TASK_CREATE_MISSING_QUEUES = False
-CELERY_TASK_QUEUES = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in MESSAGING_QUEUES]
+CELERY_TASK_QUEUES = task_queues(
+    MESSAGING_QUEUES,
+    broker=MESSAGING_BROKER,
+    queue_type=RABBITMQ_QUEUE_TYPE,
+    consumer_timeout=RABBITMQ_CONSUMER_TIMEOUT,
+)
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name, "routing_key": name} for name in MESSAGING_QUEUES}
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "messaging.sweep_outbox", "schedule": 15.0},

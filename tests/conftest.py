@@ -1,4 +1,4 @@
-"""Fixtures: a synchronous test bus, the real Redis broker, and real Celery worker processes."""
+"""Fixtures: a synchronous test bus, the real broker (Redis, or RabbitMQ), and real Celery worker processes."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from project.messaging.models import DeadLetter
 from project.messaging.outbox import relay
 from project.messaging.outbox.publish import publish
 from project.messaging.testing import TestBus, test_bus
+from tests.brokers import BrokerQueues
+from tests.brokers import broker_queues as broker_queues_for
 from tests.testapp.events import Pinged
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +40,30 @@ def wait_until(
         if time.monotonic() > deadline:
             pytest.fail(f"Timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+_deselected_for_the_broker: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``rabbitmq`` need RabbitMQ as the run's broker: on Redis they are deselected
+    (and counted in the summary), not skipped one by one."""
+    if settings.MESSAGING_BROKER == "rabbitmq":
+        return
+    kept = [item for item in items if item.get_closest_marker("rabbitmq") is None]
+    deselected = [item for item in items if item.get_closest_marker("rabbitmq") is not None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        _deselected_for_the_broker.extend(item.nodeid for item in deselected)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _deselected_for_the_broker:
+        terminalreporter.write_line(
+            f"{len(_deselected_for_the_broker)} RabbitMQ tests deselected: the run's broker is "
+            f"{settings.MESSAGING_BROKER} (run them with CELERY_BROKER_URL=amqp://... bin/test)."
+        )
 
 
 @pytest.fixture
@@ -69,7 +95,29 @@ def _clean_testapp_state() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def broker_queues() -> BrokerQueues:
+    """The run's broker, Redis or RabbitMQ (CELERY_BROKER_URL=amqp://...), for the flow tests."""
+    queues = broker_queues_for(settings.CELERY_BROKER_URL, settings.MESSAGING_QUEUES)
+    try:
+        queues.ping()
+    except Exception as exc:  # noqa: BLE001  (whichever client's error)
+        pytest.fail(f"No broker at {settings.CELERY_BROKER_URL}: start one or run the tests with bin/test ({exc!r})")
+    return queues
+
+
+@pytest.fixture
+def clean_queues(broker_queues: BrokerQueues) -> BrokerQueues:
+    """The broker's queues, emptied: no message of an earlier test is left in them."""
+    broker_queues.purge()
+    return broker_queues
+
+
+@pytest.fixture(scope="session")
 def broker() -> redis.Redis:
+    """The Redis broker's own client, for the tests about Redis itself (the relay's pipelines,
+    kombu's unacked set)."""
+    if settings.MESSAGING_BROKER != "redis":
+        pytest.fail(f"This test needs the Redis broker (the run's is {settings.MESSAGING_BROKER}).")
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
         client.ping()
@@ -192,7 +240,7 @@ class WorkerProcess:
 
 @pytest.fixture
 def worker_factory(
-    django_db_setup: None, broker: redis.Redis, tmp_path: Path
+    django_db_setup: None, broker_queues: BrokerQueues, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
     """Start worker subprocesses (stopped at the end of the test); env overrides per worker."""
     started: list[WorkerProcess] = []
@@ -204,8 +252,9 @@ def worker_factory(
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DATABASE_URL": test_database_url(),
-            "REDIS_URL": settings.CELERY_BROKER_URL,
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            # The cache: the broker's Redis, or with RabbitMQ the database's table.
+            **({"REDIS_URL": settings.CELERY_BROKER_URL} if settings.MESSAGING_BROKER == "redis" else {}),
             "TESTAPP_STATE_DIR": settings.TESTAPP_STATE_DIR,
             "CELERY_WORKER_SEND_TASK_EVENTS": "0",
             **(env or {}),
@@ -228,7 +277,7 @@ def worker_factory(
 
 
 @pytest.fixture
-def workers(worker_factory: Callable[..., WorkerProcess], clean_broker: redis.Redis) -> dict[str, WorkerProcess]:
+def workers(worker_factory: Callable[..., WorkerProcess], clean_queues: BrokerQueues) -> dict[str, WorkerProcess]:
     """One real worker process per queue that has subscribers in these tests."""
     started = {queue: worker_factory([queue], wait=False) for queue in ("orders", "inventory", "testapp")}
     return {queue: worker.wait_ready() for queue, worker in started.items()}

@@ -8,12 +8,23 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-product
 os.environ.setdefault(
     "DATABASE_URL", f"sqlite:///{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}/var/db.sqlite3"
 )
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-from kombu import Exchange, Queue  # noqa: E402
+if not os.environ.get("CELERY_BROKER_URL"):
+    # With another broker named (RabbitMQ) and no REDIS_URL the cache is the database's table.
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 from project.settings import *  # noqa: E402,F403
-from project.settings import DATABASES, INSTALLED_APPS, MESSAGING_QUEUES, REST_FRAMEWORK, VAR_DIR, env  # noqa: E402
+from project.settings import (  # noqa: E402
+    DATABASES,
+    INSTALLED_APPS,
+    MESSAGING_BROKER,
+    MESSAGING_QUEUES,
+    RABBITMQ_CONSUMER_TIMEOUT,
+    RABBITMQ_QUEUE_TYPE,
+    REST_FRAMEWORK,
+    VAR_DIR,
+    env,
+    task_queues,
+)
 
 DEBUG = False
 SECURE_SSL_REDIRECT = False
@@ -31,7 +42,12 @@ REST_FRAMEWORK = {
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 MESSAGING_QUEUES = [*MESSAGING_QUEUES, "testapp"]
-CELERY_TASK_QUEUES = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in MESSAGING_QUEUES]
+CELERY_TASK_QUEUES = task_queues(
+    MESSAGING_QUEUES,
+    broker=MESSAGING_BROKER,
+    queue_type=RABBITMQ_QUEUE_TYPE,
+    consumer_timeout=RABBITMQ_CONSUMER_TIMEOUT,
+)
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name, "routing_key": name} for name in MESSAGING_QUEUES}
 
 # Fast retries so that retry and dead-letter paths finish within a test.

@@ -20,6 +20,10 @@ EVENTS_PUBLISHED = Counter(
     "messaging_events_published", "Messages written to the outbox (counted at commit).", ["event_type"]
 )
 DELIVERIES_SENT = Counter("messaging_deliveries_sent", "Deliveries sent to the broker by the relay.", ["queue"])
+DELIVERIES_RETURNED = Counter(
+    "messaging_deliveries_returned",
+    "Deliveries the broker returned as unroutable (RabbitMQ, a missing queue): left pending, sent again.",
+)
 RELAY_BATCH_SECONDS = Histogram(
     "messaging_relay_batch_seconds",
     "Time to claim, send and mark one relay batch.",

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 
+from project.messaging.broker import retry_countdown_for
 from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
 from project.messaging.inbox import consumer
 from project.messaging.operations import services
@@ -50,16 +52,20 @@ def _deliver(
         # Even the dead-letter table is unreachable: try again later rather than drop it (and if
         # this message is lost anyway, the outbox sweep re-sends the delivery).
         if consumer.is_transient(exc):
-            raise task.retry(countdown=consumer.retry_countdown(attempt.attempt), exc=exc) from exc
+            raise task.retry(countdown=_countdown(consumer.retry_countdown(attempt.attempt)), exc=exc) from exc
         raise
     if result.outcome is consumer.Outcome.RETRY:
         raise task.retry(
-            countdown=result.countdown,
+            countdown=_countdown(result.countdown),
             kwargs={**attempt.task_kwargs(), "first_failed_at": result.first_failed_at},
         )
     if result.outcome is consumer.Outcome.DEAD_LETTERED:
         raise DeliveryDeadLettered(f"{handler}: dead-lettered: {result.error}")
     return result.outcome.value
+
+
+def _countdown(seconds: float) -> float:
+    return retry_countdown_for(seconds, broker=settings.MESSAGING_BROKER, queue_type=settings.RABBITMQ_QUEUE_TYPE)
 
 
 def register_delivery_tasks(queues: list[str]) -> None:

@@ -18,6 +18,7 @@ import redis.asyncio
 import structlog
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -28,6 +29,7 @@ from kombu import Connection
 from kombu.pidbox import Mailbox
 from redis.exceptions import RedisError
 
+from project.messaging.broker import ping
 from project.messaging.models import Delivery
 from project.messaging.operations.selectors import projection_rebuilds_unfinished
 from project.messaging.outbox.relay import open_deliveries
@@ -43,16 +45,23 @@ REBUILD_STALLED_AFTER = timedelta(minutes=2)  # a running rebuild commits a batc
 
 @dataclasses.dataclass
 class Broker(HealthCheck):
-    """The Redis broker answers PING."""
+    """The broker answers: Redis a PING, RabbitMQ an AMQP connection (kombu). The error names which."""
 
     timeout = timedelta(seconds=3)
 
     async def run(self) -> None:
+        kind = settings.MESSAGING_BROKER
+        if kind != "redis":
+            try:
+                await asyncio.to_thread(ping, settings.CELERY_BROKER_URL, timeout=2.0)
+            except Exception as exc:  # noqa: BLE001  (whatever the AMQP client raises)
+                raise ServiceUnavailable(f"{kind} broker unreachable: {type(exc).__name__}") from exc
+            return
         client = redis.asyncio.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=2)
         try:
             await client.ping()
         except redis.RedisError as exc:
-            raise ServiceUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
+            raise ServiceUnavailable(f"redis broker unreachable: {type(exc).__name__}") from exc
         finally:
             await client.aclose()
 
@@ -73,11 +82,13 @@ class WorkersPerQueue(HealthCheck):
                 mailbox = Mailbox("celery", type="fanout", accept=["json"], serializer="json")(connection)
                 replies = mailbox._broadcast("active_queues", reply=True, timeout=1.0) or []
         except Exception as exc:  # broker down: the Broker check says why
-            raise ServiceUnavailable(f"cannot ask the workers: {type(exc).__name__}") from exc
+            raise ServiceUnavailable(
+                f"cannot ask the workers over {settings.MESSAGING_BROKER}: {type(exc).__name__}"
+            ) from exc
         served = {queue["name"] for reply in replies for queues in reply.values() for queue in queues}
         missing = sorted(set(settings.MESSAGING_QUEUES) - served)
         if missing:
-            raise ServiceUnavailable(f"no worker consumes: {', '.join(missing)}")
+            raise ServiceUnavailable(f"{settings.MESSAGING_BROKER}: no worker consumes: {', '.join(missing)}")
 
 
 @dataclasses.dataclass
@@ -167,7 +178,7 @@ class HealthView(HealthCheckView):
         if seconds > 0:
             try:
                 cached = await cache.aget(ANONYMOUS_VERDICT_KEY)
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, DatabaseError) as exc:
                 logger.warning("health cache unavailable; running the checks", error=type(exc).__name__)
                 seconds = 0
             else:
@@ -177,7 +188,7 @@ class HealthView(HealthCheckView):
         if seconds > 0:
             try:
                 await cache.aset(ANONYMOUS_VERDICT_KEY, verdict, timeout=seconds)
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, DatabaseError) as exc:
                 logger.warning("health cache unavailable; verdict not kept", error=type(exc).__name__)
         return verdict
 

@@ -51,6 +51,7 @@ def service_env(service: str, redis_url: str, tmp_path: Path, **overrides: str) 
         DJANGO_SECRET_KEY="compose-test-" + "x" * 50,
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         REDIS_URL=redis_url,
+        CELERY_BROKER_URL=redis_url,
         ALLOWED_HOSTS="127.0.0.1",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",

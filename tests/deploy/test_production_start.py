@@ -47,7 +47,6 @@ def test_production_starts_with_an_explicit_database_and_broker(tmp_path: Path) 
     [
         ({"DATABASE_URL": None}, "DATABASE_URL"),
         ({"REDIS_URL": None}, "REDIS_URL or CELERY_BROKER_URL"),
-        ({"REDIS_URL": None, "CELERY_BROKER_URL": "redis://redis.internal:6379/1"}, "REDIS_URL or CACHE_REDIS_URL"),
     ],
 )
 def test_production_refuses_to_start_on_a_development_default(
@@ -65,6 +64,53 @@ def test_production_with_both_broker_and_cache_named_needs_no_redis_url(tmp_path
     )
     done = check(env)
     assert done.returncode == 0, done.stderr
+
+
+def cache_and_broker(env: dict[str, str]) -> list[str]:
+    """The cache backend, its location and the broker kind the settings choose for ``env``."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings as s; "
+            "print(s.CACHES['default']['BACKEND'], s.CACHES['default']['LOCATION'], s.MESSAGING_BROKER)",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        # A Redis broker named alone: the cache lives in the same Redis.
+        (
+            {"REDIS_URL": None, "CELERY_BROKER_URL": "redis://r:6379/1"},
+            ["django.core.cache.backends.redis.RedisCache", "redis://r:6379/1", "redis"],
+        ),
+        # RabbitMQ and no Redis at all: the database's cache table.
+        (
+            {"REDIS_URL": None, "CELERY_BROKER_URL": "amqp://shop:pw@rabbitmq:5672/shop"},
+            ["django.core.cache.backends.db.DatabaseCache", "shop_cache", "rabbitmq"],
+        ),
+        # RabbitMQ with a Redis named: the cache is that Redis.
+        (
+            {"CELERY_BROKER_URL": "amqp://shop:pw@rabbitmq:5672/shop"},
+            ["django.core.cache.backends.redis.RedisCache", "redis://redis.internal:6379/0", "rabbitmq"],
+        ),
+    ],
+)
+def test_the_cache_is_a_named_redis_or_else_the_database(
+    tmp_path: Path, overrides: dict[str, str | None], expected: list[str]
+) -> None:
+    env = production_env(tmp_path, **overrides)
+    assert check(env).returncode == 0
+    assert cache_and_broker(env) == expected
 
 
 def test_development_keeps_its_defaults(tmp_path: Path) -> None:

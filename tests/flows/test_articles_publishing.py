@@ -4,10 +4,10 @@ through the API shows up on the public side (list, search, feed), and disappears
 from __future__ import annotations
 
 import pytest
-import redis
 from rest_framework.test import APIClient
 
 from project.messaging.models import Delivery
+from tests.brokers import BrokerQueues
 from tests.conftest import wait_until
 from tests.factories.articles import AuthorFactory
 
@@ -17,7 +17,7 @@ ARMCHAIR = {"title": "The crunchy armchair", "body": "An armchair that crunches 
 
 
 @pytest.fixture
-def publishing_worker(worker_factory, clean_broker: redis.Redis):
+def publishing_worker(worker_factory, clean_queues: BrokerQueues):
     return worker_factory(["publishing"])
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import redis
 from django.utils import timezone
 
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
 from project.messaging.operations import services
 from project.messaging.outbox.relay import send_messages, sweep
-from tests.conftest import purge_queues, wait_until
+from tests.brokers import BrokerQueues
+from tests.conftest import wait_until
 from tests.testapp.models import Tally
 from tests.testapp.services import tally_ping
 
@@ -88,26 +88,25 @@ def test_the_same_message_delivered_twice_by_the_broker_changes_state_once(worke
     assert InboxRecord.objects.count() == 1
 
 
-def test_events_lost_in_redis_are_sent_again_by_the_sweep_and_processed_once(
-    worker_factory, clean_broker: redis.Redis, settings
+def test_events_lost_by_the_broker_are_sent_again_by_the_sweep_and_processed_once(
+    worker_factory, clean_queues: BrokerQueues, settings
 ) -> None:
-    # No worker yet: the events wait in Redis, then Redis loses half of them.
+    # No worker yet: the events wait in the broker, then the broker loses half of them.
     for i in range(20):
         tally_ping(key=f"LOST-{i}" if i % 2 else "KEPT", amount=1)
-    assert clean_broker.llen("testapp") == 20
-    for _ in range(10):
-        clean_broker.rpop("testapp")  # the oldest ten (consumed from the right)
+    assert clean_queues.ready("testapp") == 20
+    clean_queues.lose("testapp", 10)  # the oldest ten
     Delivery.objects.update(last_sent_at=timezone.now() - timedelta(seconds=settings.MESSAGING_REDELIVER_AFTER + 1))
     report = sweep()
     assert report.requeued == 20 and report.sent == 20  # nothing was processed: all are re-sent
-    assert clean_broker.llen("testapp") == 30  # 10 survivors + 20 re-sent: 10 will be duplicates
+    assert clean_queues.ready("testapp") == 30  # 10 survivors + 20 re-sent: 10 will be duplicates
     worker_factory(["testapp"])
     wait_until(lambda: InboxRecord.objects.count() == 20, what="all twenty events to be applied")
-    wait_until(lambda: clean_broker.llen("testapp") == 0, what="the queue to drain")
+    wait_until(lambda: clean_queues.ready("testapp") == 0, what="the queue to drain")
     assert tally("KEPT") == 10
     assert all(tally(f"LOST-{i}") == 1 for i in range(1, 20, 2))
     wait_until(
         lambda: set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.PROCESSED},
         what="every delivery confirmed",
     )
-    purge_queues(clean_broker)
+    clean_queues.purge()

@@ -92,7 +92,7 @@ def test_an_order_placed_through_the_api_reaches_its_final_state_within_seconds(
     wait_until(lambda: stock() == {"WOBBLY-TABLE": (2, 0)}, what="the line to be committed")
 
 
-def test_cancelling_while_inventory_is_down_compensates_once_inventory_is_back(worker_factory, clean_broker) -> None:
+def test_cancelling_while_inventory_is_down_compensates_once_inventory_is_back(worker_factory, clean_queues) -> None:
     worker_factory(["orders"])
     inventory = worker_factory(["inventory"])
     shelve("CRUNCHY-ARMCHAIR", 10)
@@ -107,12 +107,12 @@ def test_cancelling_while_inventory_is_down_compensates_once_inventory_is_back(w
     worker_factory(["inventory"])
     cancelled = final_order(order.pk)
     assert (cancelled.status, cancelled.failure_reason) == (Order.Status.CANCELLED, "cancelled by the customer")
-    wait_until(lambda: clean_broker.llen("inventory") == 0 and clean_broker.llen("orders") == 0, what="quiet queues")
+    wait_until(lambda: clean_queues.ready("inventory") == 0 and clean_queues.ready("orders") == 0, what="quiet queues")
     assert stock() == {"CRUNCHY-ARMCHAIR": (10, 0), "SHINY-LAMP": (5, 0)}  # late reserves changed nothing
 
 
 def test_a_deadline_passing_while_inventory_is_down_fails_the_order_and_late_messages_change_nothing(
-    worker_factory, clean_broker, settings
+    worker_factory, clean_queues, settings
 ) -> None:
     settings.ORDERS_RESERVATION_TIMEOUT_SECONDS = 1
     worker_factory(["orders"], env={"ORDERS_RESERVATION_TIMEOUT_SECONDS": "1"})
@@ -132,15 +132,15 @@ def test_a_deadline_passing_while_inventory_is_down_fails_the_order_and_late_mes
         Order.Status.FAILED,
         "stock reservation timed out after 1 seconds",
     )
-    wait_until(lambda: clean_broker.llen("inventory") == 0 and clean_broker.llen("orders") == 0, what="quiet queues")
+    wait_until(lambda: clean_queues.ready("inventory") == 0 and clean_queues.ready("orders") == 0, what="quiet queues")
     app.send_task("orders.expire_overdue_sagas")  # a deadline firing after the end does nothing
-    wait_until(lambda: clean_broker.llen("orders") == 0, what="the sweep to run")
+    wait_until(lambda: clean_queues.ready("orders") == 0, what="the sweep to run")
     assert Order.objects.get(pk=order.pk).status == Order.Status.FAILED
     assert stock() == {"CRUNCHY-ARMCHAIR": (10, 0)}
 
 
 def test_two_hundred_orders_racing_for_fifty_units_never_oversell_and_conserve_stock(
-    worker_factory, clean_broker
+    worker_factory, clean_queues
 ) -> None:
     worker_factory(["orders"])
     worker_factory(["inventory"], wait=False)

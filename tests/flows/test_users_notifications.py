@@ -7,12 +7,12 @@ the notification log, whose rows commit only together with the send.
 from __future__ import annotations
 
 import pytest
-import redis
 from rest_framework.test import APIClient
 
 from notifications.models import Notification, Recipient
 from project.messaging.models import DeadLetter, Delivery
 from project.messaging.outbox.relay import delivery_message, send_messages
+from tests.brokers import BrokerQueues
 from tests.conftest import WorkerProcess, wait_until
 from tests.factories.users import PASSWORD
 from tests.notifications.helpers import article_published, order_confirmed, register
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def worker(worker_factory, clean_broker: redis.Redis) -> WorkerProcess:
+def worker(worker_factory, clean_queues: BrokerQueues) -> WorkerProcess:
     return worker_factory(
         ["users", "notifications"], env={"DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings"}
     )

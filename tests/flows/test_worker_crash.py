@@ -7,9 +7,9 @@ import signal
 from pathlib import Path
 
 import pytest
-import redis
 
 from project.messaging.models import InboxRecord
+from tests.brokers import BrokerQueues
 from tests.conftest import wait_until
 from tests.testapp.models import Tally
 from tests.testapp.services import tally_ping
@@ -24,7 +24,7 @@ VISIBILITY = {"CELERY_VISIBILITY_TIMEOUT": "4"}
 
 
 def test_a_message_whose_worker_was_killed_mid_handler_is_applied_once_by_the_next_worker(
-    worker_factory, clean_broker: redis.Redis, settings
+    worker_factory, clean_queues: BrokerQueues, settings
 ) -> None:
     first = worker_factory(["testapp"], env=VISIBILITY)
     tally_ping(key="CRASH", amount=7, behaviour="slow:60")
@@ -37,13 +37,13 @@ def test_a_message_whose_worker_was_killed_mid_handler_is_applied_once_by_the_ne
     second = worker_factory(["testapp"], env=VISIBILITY)
     wait_until(lambda: Tally.objects.filter(key="CRASH", count=7).exists(), timeout=60, what="the redelivery")
     assert InboxRecord.objects.count() == 1
-    wait_until(lambda: clean_broker.llen("testapp") == 0 and not clean_broker.hlen("unacked"), what="a clean queue")
+    wait_until(lambda: clean_queues.ready("testapp") == 0 and not clean_queues.unacked(), what="a clean queue")
     assert Tally.objects.get(key="CRASH").count == 7
     assert "restor" in second.log().lower() or "received" in second.log()
 
 
 def test_a_message_whose_pool_process_was_killed_mid_handler_is_given_back_and_applied_once(
-    worker_factory, clean_broker: redis.Redis, settings
+    worker_factory, clean_queues: BrokerQueues, settings
 ) -> None:
     worker = worker_factory(["testapp"])
     tally_ping(key="OOM", amount=3, behaviour="slow:60")

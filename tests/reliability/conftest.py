@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
-from tests.conftest import REPO, purge_queues, wait_until
-from tests.reliability.harness import OwnRedis, System, broker_url_in_use, open_deliveries_in_broker, use_broker
+from tests.conftest import REPO, wait_until
+from tests.reliability.harness import Broker, OwnRedis, SharedRabbitMQ, System, broker_url_in_use, use_broker
 from tests.reliability.report import Report, Row
 from tests.reliability.shop import CutAttempts, Shop, assert_consistent, counts, open_shop, settled
 
@@ -75,8 +76,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 # --- the broker and the processes -------------------------------------------------------------
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On RabbitMQ (a broker the suite does not own) the tests that stop the broker are deselected."""
+    if settings.MESSAGING_BROKER != "rabbitmq":
+        return
+    owning = [item for item in items if item.get_closest_marker("owns_broker") is not None]
+    if owning:
+        config.hook.pytest_deselected(items=owning)
+        items[:] = [item for item in items if item not in owning]
+
+
 @pytest.fixture(scope="package")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnRedis]:
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """The suite's broker: a Redis of its own, or on RabbitMQ (CELERY_BROKER_URL=amqp://..., bin/test)
+    the run's own vhost."""
+    if settings.MESSAGING_BROKER == "rabbitmq":
+        yield SharedRabbitMQ(settings.CELERY_BROKER_URL)
+        return
     server = OwnRedis(tmp_path_factory.mktemp("reliability-redis"))
     server.start()
     with use_broker(server.url):
@@ -88,7 +104,7 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnRedis]:
 class Systems:
     """The running system, replaced when a test needs another kind or the last test failed."""
 
-    def __init__(self, broker: OwnRedis, root: Path) -> None:
+    def __init__(self, broker: Broker, root: Path) -> None:
         self.broker = broker
         self.root = root
         self.current: System | None = None
@@ -100,7 +116,7 @@ class Systems:
         if not self.broker.running:
             self.broker.start()
         if self.current is None:
-            purge_queues(self.broker.client())
+            self.broker.purge()
             self.started += 1
             self.current = System(kind=kind, broker=self.broker, root=self.root / f"{self.started}-{kind}").start()
         return self.current
@@ -110,11 +126,11 @@ class Systems:
             self.current.stop()
             self.current = None
         if self.broker.running:
-            purge_queues(self.broker.client())
+            self.broker.purge()
 
 
 @pytest.fixture(scope="package")
-def systems(django_db_setup: None, own_redis: OwnRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systems]:
+def systems(django_db_setup: None, own_redis: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systems]:
     pool = Systems(own_redis, tmp_path_factory.mktemp("reliability-systems"))
     yield pool
     pool.discard()
@@ -127,7 +143,7 @@ def system(request: pytest.FixtureRequest, systems: Systems, transactional_db: N
     running = systems.get(getattr(request.module, "SYSTEM", "production"))
     running.ensure_workers()
     running.stop_extra_relays()
-    purge_queues(running.broker.client())
+    running.broker.purge()
     running.reset_observations()
     running.baseline = running.metrics()
     yield running
@@ -167,11 +183,10 @@ class Finish:
         timeout: float = 120.0,
     ) -> Row:
         """``pump``: the test's own sending, called while waiting; True once it holds nothing back."""
-        client = self.system.broker.client()
 
         def quiet() -> bool:
             drained = pump() if pump is not None else True
-            return drained and settled() and open_deliveries_in_broker(client) == 0
+            return drained and settled() and self.system.broker.open_deliveries() == 0
 
         wait_until(quiet, timeout=timeout, interval=0.1, what="every order ended, delivery processed, broker empty")
         converged = round(time.monotonic() - fault_ended_at, 2)

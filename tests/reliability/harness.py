@@ -36,7 +36,9 @@ from django.test import override_settings
 from kombu import pools
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.conftest import REPO, WorkerProcess, test_database_url
+from project.messaging.broker import queue_states
+from tests.brokers import RabbitQueues
+from tests.conftest import REPO, WorkerProcess, purge_queues, queued_messages, test_database_url
 
 # One worker per queue, as deployed (docs/operations.md); users and articles consume nothing today.
 QUEUES = ("orders", "inventory", "users", "notifications", "articles", "publishing", "messaging")
@@ -108,6 +110,46 @@ class OwnRedis:
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def purge(self) -> None:
+        purge_queues(self.client())
+
+    def open_deliveries(self) -> int:
+        return open_deliveries_in_broker(self.client())
+
+    def ready(self, queue: str) -> int:
+        return queued_messages(self.client(), queue)
+
+
+class SharedRabbitMQ:
+    """The run's own vhost on a RabbitMQ this suite does not own (bin/test created the vhost): the
+    faults here are the processes' (killed workers and relays, poison, a stopped consumer); the
+    broker itself is never stopped. Tests that stop the broker are marked ``owns_broker``."""
+
+    running = True
+    owned = False
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.queues = RabbitQueues(url, settings.MESSAGING_QUEUES)
+
+    def start(self) -> None:
+        """Nothing to start: the broker is not the suite's."""
+
+    def purge(self) -> None:
+        self.queues.purge()
+
+    def open_deliveries(self) -> int:
+        """Messages in the vhost's queues: waiting (queue.declare's count, exact), or handed out
+        and not acknowledged (rabbitmqctl's, which RabbitMQ refreshes every few seconds)."""
+        ready = sum(state.messages for state in queue_states(self.url, settings.MESSAGING_QUEUES).values() if state)
+        return ready + self.queues.unacked()
+
+    def ready(self, queue: str) -> int:
+        return self.queues.ready(queue)
+
+
+Broker = OwnRedis | SharedRabbitMQ
 
 
 def _point_celery_at(url: str) -> None:
@@ -199,7 +241,7 @@ class System:
     "relay-only" (nothing is sent on commit: only relays, or the test, send the outbox).
     """
 
-    def __init__(self, *, kind: str, broker: OwnRedis, root: Path) -> None:
+    def __init__(self, *, kind: str, broker: Broker, root: Path) -> None:
         self.kind = kind
         self.broker = broker
         self.root = root
@@ -212,8 +254,9 @@ class System:
             **os.environ,
             **BASE_ENV,
             "DATABASE_URL": test_database_url(),
-            "REDIS_URL": broker.url,
             "CELERY_BROKER_URL": broker.url,
+            # The cache: the suite's Redis, or on RabbitMQ the database's table.
+            **({"REDIS_URL": broker.url} if isinstance(broker, OwnRedis) else {}),
             "TESTAPP_STATE_DIR": settings.TESTAPP_STATE_DIR,
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
             "RELIABILITY_EMAIL_DIR": str(self.email_dir),

@@ -31,13 +31,14 @@ def main() -> None:
 
     lingered = False
 
-    def send_then_linger(messages: Sequence[tuple[str, dict]]) -> None:
+    def send_then_linger(messages: Sequence[tuple[str, dict]]) -> set[int]:
         nonlocal lingered
-        send(messages)
+        returned = send(messages)
         if not lingered:
             lingered = True
             (state / f"sent-{os.getpid()}").write_text(str(len(messages)))
             time.sleep(linger)
+        return returned
 
     relay.send_messages = send_then_linger  # looked up by _send_claimed at each batch
     call_command("relay_outbox", "--loop", "--interval", "0.2")

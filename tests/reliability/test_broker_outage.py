@@ -1,4 +1,5 @@
-"""Redis stopped for several seconds in the middle of the stream, then started again.
+"""Redis stopped for several seconds in the middle of the stream, then started again; on RabbitMQ
+(a broker the suite does not own) every connection of the run's vhost closed mid-stream.
 
 While it is down, every transaction still commits and its events wait in the outbox (the send
 after commit fails and leaves them pending); workers lose their connection and reconnect. Once
@@ -43,6 +44,7 @@ TIMINGS = timings(
 )
 
 
+@pytest.mark.owns_broker
 @pytest.mark.parametrize("timing", TIMINGS, ids=str)
 def test_redis_down_mid_stream_holds_events_in_the_outbox_and_loses_none(
     system: System, shop: Shop, finish, timing: OutageTiming
@@ -78,3 +80,36 @@ def test_redis_down_mid_stream_holds_events_in_the_outbox_and_loses_none(
     )
     finish(shop, fault="Redis down", timing=str(timing), fault_ended_at=restarted_at)
     assert held_in_outbox > 0, "the stream went on while Redis was down: its events waited in the outbox"
+
+
+@dataclass(frozen=True)
+class ConnectionLossTiming:
+    seed: int
+    at_step: int
+
+    def __str__(self) -> str:
+        return f"every connection closed at step {self.at_step}, seed {self.seed}"
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.parametrize(
+    "timing", timings([ConnectionLossTiming(seed=41, at_step=6), ConnectionLossTiming(seed=43, at_step=14)]), ids=str
+)
+def test_rabbitmq_closing_every_connection_mid_stream_loses_nothing_and_applies_nothing_twice(
+    system: System, shop: Shop, finish, timing: ConnectionLossTiming
+) -> None:
+    # What a RabbitMQ restart or a failover does to the clients: every worker, the relay and this
+    # process lose their connection at once (rabbitmqctl close_all_connections, scoped to the
+    # vhost). Workers reconnect and get back the messages they held unacknowledged; sends that
+    # failed wait in the outbox for the relay.
+    closed_at = 0.0
+
+    def fault(step: int) -> None:
+        nonlocal closed_at
+        if step == timing.at_step:
+            system.broker.queues.close_connections()
+            closed_at = time.monotonic()
+
+    run_stream(shop, seed=timing.seed, before_step=fault)
+    assert closed_at, "the fault was injected"
+    finish(shop, fault="RabbitMQ connections closed", timing=str(timing), fault_ended_at=closed_at)

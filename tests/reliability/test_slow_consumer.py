@@ -18,7 +18,7 @@ from django.db import connections
 from notifications.models import Notification
 from orders.models import Order
 from publishing.models import PublicArticle
-from tests.conftest import queued_messages, wait_until
+from tests.conftest import wait_until
 from tests.reliability.conftest import timings
 from tests.reliability.harness import System
 from tests.reliability.shop import Shop, run_stream
@@ -68,7 +68,7 @@ def test_a_stopped_notifications_worker_holds_back_no_other_domain_and_catches_u
         try:
             now = snapshot()
             meanwhile.update({k: now[k] - before[k] for k in now})
-            meanwhile["backlog"] = queued_messages(system.broker.client(), "notifications")
+            meanwhile["backlog"] = system.broker.ready("notifications")
         finally:
             connections.close_all()  # this thread's own connection
             if timing.how == "stopped":

@@ -9,11 +9,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import redis
 from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from project.messaging.broker import queue_states
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
 from project.messaging.outbox.relay import open_deliveries
 from project.messaging.registry.databases import messaging_databases
@@ -41,6 +41,9 @@ class DatabaseState:
 class MessagingState:
     databases: list[DatabaseState]
     queue_lengths: dict[str, int] | None  # None when the broker cannot be reached
+    # Consumers per queue where the broker counts them (RabbitMQ); None on Redis or when unreachable.
+    queue_consumers: dict[str, int] | None = None
+    broker: str = ""  # "redis" or "rabbitmq"
 
 
 def database_state(alias: str) -> DatabaseState:
@@ -66,18 +69,24 @@ def database_state(alias: str) -> DatabaseState:
     )
 
 
-def queue_lengths() -> dict[str, int] | None:
+def queue_lengths() -> tuple[dict[str, int] | None, dict[str, int] | None]:
+    """Messages waiting in each queue, and its consumers where the broker counts them (RabbitMQ);
+    (None, None) when the broker cannot be reached. A queue RabbitMQ does not know (not declared
+    yet) holds nothing and has no consumer."""
     try:
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
-        with client.pipeline(transaction=False) as pipe:
-            for queue in settings.MESSAGING_QUEUES:
-                pipe.llen(queue)
-            return dict(zip(settings.MESSAGING_QUEUES, pipe.execute(), strict=True))
-    except redis.RedisError as exc:
+        states = queue_states(settings.CELERY_BROKER_URL, settings.MESSAGING_QUEUES, timeout=1.0)
+    except Exception as exc:  # noqa: BLE001  (whatever the broker's client raises: the panel says unreachable)
         logger.warning("Queue lengths unavailable: %r", exc)
-        return None
+        return None, None
+    lengths = {name: state.messages if state else 0 for name, state in states.items()}
+    if any(state is not None and state.consumers is None for state in states.values()):
+        return lengths, None
+    return lengths, {name: state.consumers if state else 0 for name, state in states.items()}
 
 
 def messaging_state() -> MessagingState:
     databases = [database_state(alias) for alias in messaging_databases()]
-    return MessagingState(databases=databases, queue_lengths=queue_lengths())
+    lengths, consumers = queue_lengths()
+    return MessagingState(
+        databases=databases, queue_lengths=lengths, queue_consumers=consumers, broker=settings.MESSAGING_BROKER
+    )

@@ -13,8 +13,8 @@ from project.messaging.registry.routing import all_subscriptions
 
 
 class MessagingStateCollector(Collector):
-    """Outbox backlog and age, inbox throughput, open dead letters, every queue's length, and whether
-    the broker answered."""
+    """Outbox backlog and age, inbox throughput, open dead letters, every queue's length (and on
+    RabbitMQ its consumers), and whether the broker answered."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         backlog = GaugeMetricFamily(
@@ -39,6 +39,11 @@ class MessagingStateCollector(Collector):
         reachable = GaugeMetricFamily(
             "messaging_broker_reachable", "1 when the broker answered the queue lengths' question, else 0."
         )
+        consumers = GaugeMetricFamily(
+            "messaging_queue_consumers",
+            "Consumers of each broker queue (RabbitMQ; Redis does not count them).",
+            labels=["queue"],
+        )
         state = messaging_state()
         # Every subscribed handler has a series in the database its dead letters go to, at 0
         # while it has none: "any dead letter" alerts need a value to compare.
@@ -56,5 +61,7 @@ class MessagingStateCollector(Collector):
                 letters.add_metric([db.alias, handler], n)
         for queue, n in (state.queue_lengths or {}).items():
             lengths.add_metric([queue], n)
+        for queue, n in (state.queue_consumers or {}).items():
+            consumers.add_metric([queue], n)
         reachable.add_metric([], 0 if state.queue_lengths is None else 1)
-        yield from (backlog, oldest, throughput, letters, lengths, reachable)
+        yield from (backlog, oldest, throughput, letters, lengths, consumers, reachable)

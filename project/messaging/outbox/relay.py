@@ -2,14 +2,16 @@
 
 Several relays may run at once. On PostgreSQL each claims its rows with
 ``SELECT ... FOR UPDATE SKIP LOCKED``, so no row is sent by two of them; on SQLite the IMMEDIATE
-transaction serialises them. A batch goes out over one broker connection as one Redis pipeline.
-A row is marked sent in the same transaction that claimed it, after the broker accepted the
-batch: a crash in between re-sends the batch (harmless: the inbox drops duplicates), it never
-loses it.
+transaction serialises them. A batch goes out over one broker connection as one Redis pipeline,
+or on RabbitMQ as publishes sent at once whose confirms are then awaited together. A row is marked sent in the same
+transaction that claimed it, after the broker accepted the batch (on RabbitMQ: confirmed it, and
+did not return it as unroutable; a returned one stays pending): a crash in between re-sends the
+batch (harmless: the inbox drops duplicates), it never loses it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -25,8 +27,10 @@ from django.db import connections, transaction
 from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from kombu import Producer
 
 from project.messaging import metrics
+from project.messaging.broker import ensure_queues_declared, forget_declared_queues, supports_confirms
 from project.messaging.contract import tracing
 from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
@@ -54,38 +58,87 @@ def delivery_message(delivery: Delivery) -> dict:
     ).task_kwargs()
 
 
-def send_messages(messages: Sequence[tuple[str, dict]]) -> None:
-    """Send (queue, kwargs) pairs over one connection, pipelined where the transport allows.
+def send_messages(messages: Sequence[tuple[str, dict]]) -> set[int]:
+    """Send (queue, kwargs) pairs over one connection, pipelined where the transport allows, and
+    return the positions of those the broker did not take: on RabbitMQ, the ones it returned as
+    unroutable (mandatory publishes to a queue that does not exist) or refused (nacked). Raises
+    when the broker failed (connection lost, the confirms not in within RABBITMQ_CONFIRM_TIMEOUT):
+    then none of them counts as sent.
 
     Each is a Celery task message built and published by Celery's own AMQP layer
     (``create_task_message``, ``send_task_message``: protocol 2, the publish signals, task-sent
     events when enabled), without ``send_task``'s routing, result object and parent-task
-    bookkeeping, which a delivery needs none of (docs/performance.md).
+    bookkeeping, which a delivery needs none of (docs/performance.md). Every routable queue is
+    declared first, once per process (broker.ensure_queues_declared): RabbitMQ drops what is
+    published to a queue nobody declared yet.
+
+    On RabbitMQ a publish counts only once the broker confirmed it. One message waits for its
+    confirm (CELERY_BROKER_TRANSPORT_OPTIONS' confirm_publish); a batch goes out on a channel of
+    its own in confirm mode, all at once, and then waits for the broker's acks of the whole batch
+    (streaming confirms: one wait per batch, not per message; docs/performance.md).
 
     The app is Celery's current one (project.celery makes itself current), not an import of
     project.celery: the messaging layer sits below the project that configures it.
     """
     app = current_app._get_current_object()
+    with app.producer_or_acquire() as producer:
+        ensure_queues_declared(producer.connection, list(app.amqp.queues.values()))
+        if not supports_confirms(producer.connection):
+            with producer.batch(max_size=max(1, len(messages))):
+                _publish(app, producer, messages, {})
+            return set()
+        if len(messages) > 1:
+            refused = _publish_confirmed_batch(app, producer.connection, messages)
+        else:
+            refused = _publish_confirmed_one_by_one(app, producer, messages)
+    if refused:
+        # A queue is missing (deleted, or the broker lost its definitions): declare them all again
+        # before the next publish; the refused messages wait in the outbox meanwhile.
+        forget_declared_queues()
+        metrics.DELIVERIES_RETURNED.inc(len(refused))
+        logger.warning(
+            "The broker did not take %d of %d messages (returned as unroutable or refused; queues: %s); they stay "
+            "pending and the queues are declared again",
+            len(refused),
+            len(messages),
+            ", ".join(sorted({messages[i][0] for i in refused})),
+        )
+    return refused
+
+
+def _publish(
+    app: Any,
+    producer: Any,
+    messages: Sequence[tuple[str, dict]],
+    options: dict[str, Any],
+    position_of: dict[str, int] | None = None,
+) -> None:
+    """Publish every message with ``producer``, noting each one's task id and position in
+    ``position_of`` before it goes (a return may come back before the publish call does)."""
     amqp = app.amqp
     traced = tracing.tracing_on()
-    with app.producer_or_acquire() as producer, producer.batch(max_size=max(1, len(messages))):
-        for queue, kwargs in messages:
-            if traced:
-                with tracing.send_span(
-                    queue=queue,
-                    envelope=kwargs.get("envelope") or {},
-                    handler=kwargs.get("handler", ""),
-                    delivery_id=kwargs.get("delivery_id"),
-                ):
-                    _send_one(app, amqp, producer, queue, kwargs)
-            else:
-                _send_one(app, amqp, producer, queue, kwargs)
+    position_of = {} if position_of is None else position_of
+    for position, (queue, kwargs) in enumerate(messages):
+        task_id = str(uuid.uuid4())
+        position_of[task_id] = position
+        if traced:
+            with tracing.send_span(
+                queue=queue,
+                envelope=kwargs.get("envelope") or {},
+                handler=kwargs.get("handler", ""),
+                delivery_id=kwargs.get("delivery_id"),
+            ):
+                _send_one(app, amqp, producer, task_id, queue, kwargs, options)
+        else:
+            _send_one(app, amqp, producer, task_id, queue, kwargs, options)
 
 
-def _send_one(app: Any, amqp: Any, producer: Any, queue: str, kwargs: dict) -> None:
+def _send_one(
+    app: Any, amqp: Any, producer: Any, task_id: str, queue: str, kwargs: dict, options: dict[str, Any]
+) -> None:
     name = delivery_task_name(queue)
     message = amqp.create_task_message(
-        str(uuid.uuid4()),
+        task_id,
         name,
         (),
         kwargs,
@@ -100,15 +153,83 @@ def _send_one(app: Any, amqp: Any, producer: Any, queue: str, kwargs: dict) -> N
         producer,
         name,
         message,
-        # Published to the anonymous exchange with the queue's name as routing key (as
-        # Celery does for a direct queue): no exchange binding in Redis has to exist for
-        # the message to land in its queue.
+        # Published to the anonymous exchange with the queue's name as routing key (as Celery
+        # does by itself for a direct queue, but not for RabbitMQ's topic ones): no exchange
+        # binding has to exist for the message to land in its queue.
         queue=queue,
+        exchange="",
+        routing_key=queue,
         retry=False,
-        # Nothing to declare: the anonymous exchange routes by queue name, and each worker
-        # declares its own queue. (Skips a copy of the queue and a cache lookup per message.)
+        # Declared once per process (send_messages). (Skips a copy of the queue and a cache
+        # lookup per message.)
         declare=[],
+        **options,
     )
+
+
+def _publish_confirmed_one_by_one(app: Any, producer: Any, messages: Sequence[tuple[str, dict]]) -> set[int]:
+    """Each publish waits for its confirm (the connection's confirm_publish); a returned one
+    arrives before its confirm and is noted."""
+    returned: set[int] = set()
+    position_of: dict[str, int] = {}
+
+    def on_return(exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
+        position = position_of.get(message.properties.get("correlation_id"))
+        if position is not None:
+            returned.add(position)
+
+    producer.channel.events["basic_return"].add(on_return)
+    try:
+        options = {"mandatory": True, "confirm_timeout": settings.RABBITMQ_CONFIRM_TIMEOUT}
+        _publish(app, producer, messages, options, position_of)
+    finally:
+        producer.channel.events["basic_return"].discard(on_return)
+    return returned
+
+
+def _publish_confirmed_batch(app: Any, connection: Any, messages: Sequence[tuple[str, dict]]) -> set[int]:
+    """Publish the batch on a channel of its own in confirm mode, without waiting, then wait for
+    the broker to confirm all of it. On that channel the broker numbers the publishes 1, 2, ...
+    from confirm.select on, so publish number n is the message at position n - 1."""
+    # Connected again if the connection was lost since the last batch (a pooled producer's
+    # connection is revived only by its own channel's next use).
+    connection.ensure_connection(max_retries=1)
+    channel = connection.channel()
+    outstanding = set(range(1, len(messages) + 1))
+    refused: set[int] = set()
+    position_of: dict[str, int] = {}
+
+    def settle(tag: int, multiple: bool, *, taken: bool) -> None:
+        tags = {t for t in outstanding if t <= tag} if multiple else {tag} & outstanding
+        outstanding.difference_update(tags)
+        if not taken:
+            refused.update(t - 1 for t in tags)
+
+    def on_return(exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
+        position = position_of.get(message.properties.get("correlation_id"))
+        if position is not None:
+            refused.add(position)  # its ack follows: returned messages are acked, not nacked
+
+    try:
+        channel.confirm_select()
+        # This channel's publishes do not wait one by one (the connection's confirm_publish would
+        # make them): their confirms are awaited below, for the whole batch.
+        channel.basic_publish = channel._basic_publish
+        channel.events["basic_ack"].add(lambda tag, multiple: settle(tag, multiple, taken=True))
+        channel.events["basic_nack"].add(lambda tag, multiple: settle(tag, multiple, taken=False))
+        channel.events["basic_return"].add(on_return)
+        producer = Producer(channel, auto_declare=False)
+        _publish(app, producer, messages, {"mandatory": True}, position_of)
+        deadline = time.monotonic() + settings.RABBITMQ_CONFIRM_TIMEOUT
+        while outstanding:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"the broker confirmed {len(messages) - len(outstanding)} of {len(messages)}")
+            connection.drain_events(timeout=remaining)
+    finally:
+        with contextlib.suppress(Exception):  # a channel the broker or the connection closed already
+            channel.close()
+    return refused
 
 
 def _kwargs_summary(kwargs: dict) -> str:
@@ -133,14 +254,15 @@ def _send_claimed(qs: QuerySet[Delivery], *, using: str, limit: int) -> int:
         batch = _claim(qs, using, limit)
         if not batch:
             return 0
-        send_messages([(d.queue, delivery_message(d)) for d in batch])
-        Delivery.objects.using(using).filter(pk__in=[d.pk for d in batch]).update(
+        returned = send_messages([(d.queue, delivery_message(d)) for d in batch])
+        taken = [d for position, d in enumerate(batch) if position not in returned]
+        Delivery.objects.using(using).filter(pk__in=[d.pk for d in taken]).update(
             status=Delivery.Status.SENT, send_count=F("send_count") + 1, last_sent_at=timezone.now()
         )
     metrics.RELAY_BATCH_SECONDS.observe(time.perf_counter() - started)
-    for queue, count in Counter(d.queue for d in batch).items():
+    for queue, count in Counter(d.queue for d in taken).items():
         metrics.DELIVERIES_SENT.labels(queue).inc(count)
-    return len(batch)
+    return len(taken)
 
 
 def open_deliveries(using: str) -> QuerySet[Delivery]:
@@ -188,7 +310,7 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
         return 0
     started = time.perf_counter()
     try:
-        send_messages([(d.queue, d.kwargs) for d in deliveries])
+        returned = send_messages([(d.queue, d.kwargs) for d in deliveries])
     except Exception:
         pause = settings.MESSAGING_SEND_PAUSE_AFTER_FAILURE
         _send_paused_until = time.monotonic() + pause
@@ -201,6 +323,9 @@ def send_committed(*, using: str, deliveries: Sequence[CommittedDelivery]) -> in
         )
         _return_to_relay(using, deliveries)
         return 0
+    if returned:
+        _return_to_relay(using, [d for position, d in enumerate(deliveries) if position in returned])
+        deliveries = [d for position, d in enumerate(deliveries) if position not in returned]
     metrics.RELAY_BATCH_SECONDS.observe(time.perf_counter() - started)
     for queue, count in Counter(d.queue for d in deliveries).items():
         metrics.DELIVERIES_SENT.labels(queue).inc(count)

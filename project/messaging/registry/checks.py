@@ -83,3 +83,24 @@ def check_queues_routed(app_configs: Any = None, **kwargs: Any) -> list[checks.C
                 )
             )
     return errors
+
+
+@checks.register("messaging")
+def check_unacknowledged_timeout(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The broker must not hand a message out again while its task may still run (or, where the
+    worker holds a retry's countdown, wait): docs/messaging.md#brokers-redis-and-rabbitmq."""
+    longest = settings.CELERY_TASK_TIME_LIMIT + settings.MESSAGING_RETRY_BACKOFF_MAX
+    if settings.MESSAGING_BROKER == "rabbitmq":
+        name, timeout = "RABBITMQ_CONSUMER_TIMEOUT", settings.RABBITMQ_CONSUMER_TIMEOUT
+    else:
+        name, timeout = "CELERY_VISIBILITY_TIMEOUT", settings.CELERY_VISIBILITY_TIMEOUT
+    if timeout > longest:
+        return []
+    return [
+        checks.Warning(
+            f"{name} ({timeout:g}s) is not above the task time limit plus the longest retry countdown "
+            f"({longest:g}s): a slow task or a waiting retry would be handed out again and run twice.",
+            hint=f"Raise {name}, or lower CELERY_TASK_TIME_LIMIT / MESSAGING_RETRY_BACKOFF_MAX.",
+            id="messaging.W002",
+        )
+    ]
