@@ -22,11 +22,12 @@ from contextlib import contextmanager
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 
 from inventory.models import StockItem
 from inventory.services import stock_item_create
@@ -37,58 +38,16 @@ from tests.conftest import REPO, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = REPO / "var" / "artifacts" / "operator_journey"
 PASSWORD = "olga-keeps-the-shop-running"
 
 
 @pytest.fixture
-def site(transactional_db: None) -> Iterator[str]:
-    """Django's live server for this test only: stopped (its database connections closed) at its end,
-    before the test database is dropped, unlike pytest-django's session-wide ``live_server``."""
-    from pytest_django.live_server_helper import LiveServer
-
-    server = LiveServer("localhost")
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); CI does.")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is not installed: pip install -r requirements-dev.txt")
-    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls are
-    # still plain synchronous code, so Django's async-safety guard must not refuse them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def browser_page(chromium: Any) -> Any:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
-            # While Playwright's loop runs on this thread, Django's per-context connection store
-            # hands the test a connection of its own: close it, or PostgreSQL refuses to drop the
-            # test database ("being accessed by other users").
-            connections.close_all()
+    page = chromium.new_page(viewport={"width": 1600, "height": 1000})
+    page.set_default_timeout(15_000)
+    return page
 
 
 def shoot(page, name: str) -> Path:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from inventory.services import stock_item_create
@@ -29,7 +28,6 @@ from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.inbox.consumer import Outcome, process
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
 from project.messaging.testing import test_bus
-from tests.browser.test_operator_journey import CHROMIUM, CHROMIUM_ARGS, site  # noqa: F401 (site: a fixture)
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,21 +48,10 @@ PAGE_WIDTH = "() => ({page: document.documentElement.scrollWidth, viewport: wind
 
 
 @pytest.fixture
-def page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); CI does.")
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # see test_operator_journey.browser_page
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        the_page = browser.new_page(viewport={"width": 1400, "height": 900})
-        the_page.set_default_timeout(15_000)
-        try:
-            yield the_page
-        finally:
-            browser.close()
-            connections.close_all()
+def page(chromium: Any) -> Any:
+    the_page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    the_page.set_default_timeout(15_000)
+    return the_page
 
 
 @pytest.fixture
@@ -141,7 +128,7 @@ def an_operators_day() -> dict[str, Any]:
     }
 
 
-def test_the_operators_pages_fit_the_window_and_read_well(site: str, page, artifacts: Path) -> None:  # noqa: F811
+def test_the_operators_pages_fit_the_window_and_read_well(site: str, page, artifacts: Path) -> None:
     day = an_operators_day()
     page.goto(f"{site}/admin/login/?next=/admin/")
     page.fill("#id_username", "olga")
