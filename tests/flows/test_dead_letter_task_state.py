@@ -45,7 +45,7 @@ class TaskEvents:
 
 
 @pytest.fixture
-def task_events(clean_broker) -> Iterator[TaskEvents]:
+def task_events(clean_queues) -> Iterator[TaskEvents]:
     recorder = TaskEvents()
     thread = threading.Thread(target=recorder.run, daemon=True)
     thread.start()

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
@@ -25,6 +24,7 @@ from orders.models import KnownProduct, Order
 from project.messaging.models import Delivery
 from project.messaging.outbox.relay import delivery_message, send_messages
 from project.observability import tracing
+from tests.brokers import BrokerQueues
 from tests.conftest import WorkerProcess, wait_until
 from tests.notifications.helpers import register
 
@@ -93,7 +93,7 @@ def traced(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     worker_factory: Callable[..., WorkerProcess],
-    clean_broker: redis.Redis,
+    clean_queues: BrokerQueues,
 ) -> Iterator[Path]:
     """Tracing on in this process and in one worker per queue, each writing its spans to a file."""
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
