@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from celery import current_app
@@ -29,26 +28,17 @@ from project.messaging.registry.databases import database_for
 from project.messaging.testing import TestBus
 from tests.brokers import BrokerQueues
 from tests.testapp.models import Tally
+from tests.testapp.routers import CONSUMER_DB
 from tests.testapp.services import tally_ping
 
 pytestmark = pytest.mark.django_db(databases=["default", "elsewhere"])
 
-CONSUMER_DB = "elsewhere"
 PRODUCER = "articles"  # its deliveries are on the default database
-
-
-class TestappElsewhere:
-    """The consumer app (testapp) on a database of its own."""
-
-    def db_for_read(self, model: Any, **hints: Any) -> str | None:
-        return CONSUMER_DB if model._meta.app_label == "testapp" else None
-
-    db_for_write = db_for_read
 
 
 @pytest.fixture
 def split(bus: TestBus, clean_queues: BrokerQueues) -> Iterator[TestBus]:
-    with override_settings(DATABASE_ROUTERS=[f"{__name__}.TestappElsewhere"]):
+    with override_settings(DATABASE_ROUTERS=["tests.testapp.routers.TestappElsewhere"]):
         assert database_for("testapp") == CONSUMER_DB
         assert database_for(PRODUCER) == "default"
         yield bus
