@@ -163,7 +163,7 @@ def test_a_lost_acknowledgement_costs_one_resend_and_the_effect_is_applied_once(
 def test_acknowledgements_travel_in_batches_one_message_per_producer(split: TestBus, monkeypatch) -> None:
     from_articles = [produce(f"ACK-BATCH-{n}") for n in range(7)]
     from_elsewhere = [produce(f"ACK-FAR-{n}", producer="faraway") for n in range(2)]
-    split.drain()
+    split.drain(acknowledge=False)
     assert Acknowledgement.objects.using(CONSUMER_DB).count() == 9
     monkeypatch.setattr(acknowledgements, "ACKNOWLEDGEMENTS_PER_MESSAGE", 5)
 
@@ -222,3 +222,10 @@ def test_a_message_sent_with_the_old_producer_db_argument_still_decodes(bus: Tes
     assert current_app.tasks["testapp.deliver"](**old_kwargs) == "processed"
     assert Tally.objects.get(key="ACK-OLD").count == 4
     assert Delivery.objects.get().status == Delivery.Status.PROCESSED
+
+
+def test_the_test_bus_hands_acknowledgements_to_their_producers(split: TestBus) -> None:
+    deliveries = [produce(f"ACK-BUS-{n}") for n in range(3)]
+    split.drain()
+    assert {status(d) for d in deliveries} == {Delivery.Status.PROCESSED}
+    assert not Acknowledgement.objects.using(CONSUMER_DB).exists()
