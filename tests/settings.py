@@ -61,3 +61,21 @@ TESTAPP_STATE_DIR = env.str("TESTAPP_STATE_DIR", default=str(VAR_DIR / "testapp-
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not the in-memory default, so worker subprocesses can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(VAR_DIR / "test.sqlite3"))}
+
+# --- A second database: a consumer on a database of its own (acknowledgements) ---------------
+# Nothing is routed to it unless a test installs tests.testapp.routers.TestappElsewhere
+# (tests/messaging/test_acknowledgements.py) or a worker is started with TESTAPP_ELSEWHERE=1;
+# only the tests that name it create it. TEST_ELSEWHERE_DATABASE_NAME: the database a worker
+# subprocess uses for it (the one pytest-django created). (The split-db settings may bring
+# per-domain aliases of their own; this one stays test-only.)
+DATABASES["elsewhere"] = {**DATABASES["default"]}
+if env.str("TEST_ELSEWHERE_DATABASE_NAME", default=""):
+    DATABASES["elsewhere"]["NAME"] = env.str("TEST_ELSEWHERE_DATABASE_NAME")
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["elsewhere"]["TEST"] = {
+        "NAME": DATABASES["default"]["TEST"]["NAME"].replace(".sqlite3", "-elsewhere.sqlite3")
+    }
+else:
+    DATABASES["elsewhere"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_elsewhere"}
+if env.bool("TESTAPP_ELSEWHERE", default=False):
+    DATABASE_ROUTERS = ["tests.testapp.routers.TestappElsewhere", *globals().get("DATABASE_ROUTERS", [])]

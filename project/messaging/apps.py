@@ -14,6 +14,7 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported once the models are: the tasks read and write the messaging tables.
-        from project.messaging.tasks import register_delivery_tasks
+        from project.messaging.tasks import register_acknowledgement_tasks, register_delivery_tasks
 
         register_delivery_tasks([q for q in settings.MESSAGING_QUEUES if q != "messaging"])
+        register_acknowledgement_tasks(list(settings.MESSAGING_QUEUES))

@@ -173,3 +173,23 @@ class ProjectionRebuild(models.Model):
     @property
     def finished(self) -> bool:
         return self.finished_at is not None
+
+
+class Acknowledgement(models.Model):
+    """ "Delivery D of producer P was processed (or dead-lettered)": written by the consumer on its
+    own database, in the transaction that applied the delivery (or parked it), when the producer's
+    deliveries live on another database. The relay sends them to the producer in batches, one
+    message per producer, and deletes them once the broker took the message
+    (project.messaging.outbox.acknowledgements)."""
+
+    class Outcome(models.TextChoices):
+        PROCESSED = "processed", "processed by the handler"
+        DEAD_LETTERED = "dead_lettered", "dead-lettered"
+
+    producer = models.CharField(max_length=60, help_text="The app label of the producer (the envelope's).")
+    delivery_id = models.BigIntegerField(help_text="The id of the delivery on the producer's database.")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.producer} delivery {self.delivery_id} {self.outcome}"

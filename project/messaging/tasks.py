@@ -11,11 +11,13 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.db import DatabaseError
 
 from project.messaging.broker import retry_countdown_for
-from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
+from project.messaging.contract.delivery import DeliveryAttempt, acknowledgement_task_name, delivery_task_name
 from project.messaging.inbox import consumer
 from project.messaging.operations import services
+from project.messaging.outbox.acknowledgements import apply_acknowledgements
 from project.messaging.outbox.relay import sweep
 from project.messaging.registry.databases import messaging_databases
 
@@ -35,14 +37,13 @@ def _deliver(
     envelope: dict[str, Any],
     handler: str,
     delivery_id: int | None = None,
-    producer_db: str | None = None,
     first_failed_at: str | None = None,
+    producer_db: str | None = None,  # noqa: ARG001 (sent until the acknowledgements came; still decodes)
 ) -> str:
     attempt = DeliveryAttempt(
         envelope=envelope,
         handler=handler,
         delivery_id=delivery_id,
-        producer_db=producer_db,
         attempt=task.request.retries + 1,
         first_failed_at=first_failed_at,
     )
@@ -81,14 +82,47 @@ def register_delivery_tasks(queues: list[str]) -> None:
         )
 
 
+def _acknowledge(
+    task: Task, producer: str, processed: list[int] | None = None, dead_lettered: list[int] | None = None
+) -> dict[str, int]:
+    """The producer's side of a batch of acknowledgements: mark its deliveries on its database."""
+    try:
+        applied = apply_acknowledgements(
+            producer=producer, processed=processed or [], dead_lettered=dead_lettered or []
+        )
+    except DatabaseError as exc:
+        # Our database is down or busy: try again later. (Were this message lost, the sweep would
+        # re-send the deliveries and the consumer acknowledge them again.)
+        if task.request.retries < settings.MESSAGING_MAX_ATTEMPTS * 4:
+            raise task.retry(countdown=_countdown(consumer.retry_countdown(task.request.retries + 1)), exc=exc) from exc
+        raise
+    return {"processed": applied.processed, "dead_lettered": applied.dead_lettered}
+
+
+def register_acknowledgement_tasks(queues: list[str]) -> None:
+    """One "<queue>.acknowledge" task per queue: a producer's acknowledgements go to its own queue
+    (or to ``messaging`` if it consumes nothing), where its worker marks its deliveries."""
+    for queue in queues:
+        shared_task(
+            _acknowledge,
+            bind=True,
+            name=acknowledgement_task_name(queue),
+            max_retries=None,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            ignore_result=True,
+        )
+
+
 @shared_task(name="messaging.sweep_outbox", ignore_result=True)
 def sweep_outbox() -> dict[str, int]:
     """Beat: send what is pending and re-send what the broker lost, on every database."""
-    totals = {"sent": 0, "requeued": 0}
+    totals = {"sent": 0, "requeued": 0, "acknowledged": 0}
     for alias in messaging_databases():
         report = sweep(using=alias)
         totals["sent"] += report.sent
         totals["requeued"] += report.requeued
+        totals["acknowledged"] += report.acknowledged
     return totals
 
 

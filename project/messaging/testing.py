@@ -9,6 +9,10 @@ or in shuffled or reversed order. Transient faults are retried at once, without 
     order_place(...)
     bus.drain()                       # until nothing is pending
     bus.drain(duplicate=True, order="shuffle", seed=7)
+
+A consumer on another database than its producer acknowledges by message (docs/messaging.md,
+"Acknowledgements"): ``drain`` hands those to their producers after every round, as the relay and
+the producer's worker would (``acknowledge=False`` leaves them pending, for tests of that path).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -28,7 +32,9 @@ from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.inbox import consumer
 from project.messaging.inbox.consumer import Outcome, Result
 from project.messaging.models import Delivery
+from project.messaging.outbox import acknowledgements
 from project.messaging.outbox.relay import delivery_message
+from project.messaging.registry.databases import messaging_databases
 
 Order = Literal["fifo", "shuffle", "reverse"]
 
@@ -78,6 +84,7 @@ class TestBus:
         order: Order = "fifo",
         seed: int | None = None,
         max_rounds: int = 100,
+        acknowledge: bool = True,
     ) -> list[Handled]:
         """Deliver until the outbox has nothing pending (messages published by handlers included)."""
         rng = random.Random(seed)
@@ -94,7 +101,21 @@ class TestBus:
                 batch.reverse()
             for attempt in batch:
                 self.deliver(attempt)
+            if acknowledge:
+                self.acknowledge()
         raise RuntimeError(f"The outbox was still not empty after {max_rounds} rounds (a loop of events?).")
+
+    def acknowledge(self) -> int:
+        """Apply every pending acknowledgement on its producer's database (through JSON, as it
+        would travel) and delete it; how many rows were handed over."""
+        handed = 0
+        for alias in messaging_databases():
+            with transaction.atomic(using=alias):
+                batches = acknowledgements.claim_pending(alias)
+                for batch in batches:
+                    acknowledgements.apply_acknowledgements(**json.loads(json.dumps(batch.task_kwargs())))
+                handed += acknowledgements.forget_sent(alias, batches)
+        return handed
 
     def handled(self, outcome: Outcome | None = None) -> list[Handled]:
         return [h for h in self.log if outcome is None or h.result.outcome is outcome]

@@ -15,14 +15,20 @@ def delivery_task_name(queue: str) -> str:
     return f"{queue}.deliver"
 
 
+def acknowledgement_task_name(queue: str) -> str:
+    """The Celery task a batch of acknowledgements travels as, to the producing app's queue."""
+    return f"{queue}.acknowledge"
+
+
 @dataclass(frozen=True)
 class DeliveryAttempt:
     """One attempt at one delivery, as carried by a Celery message (all JSON types)."""
 
     envelope: dict[str, Any]
     handler: str
+    # The delivery's id on the producer's database: the consumer marks it processed there, or
+    # acknowledges it to the producer (the envelope's ``producer``) when that is another database.
     delivery_id: int | None = None
-    producer_db: str | None = None
     attempt: int = 1
     first_failed_at: str | None = None
     # In-process only (not a task argument): an operator's replay, which may close a dead letter.
@@ -34,6 +40,5 @@ class DeliveryAttempt:
             "envelope": self.envelope,
             "handler": self.handler,
             "delivery_id": self.delivery_id,
-            "producer_db": self.producer_db,
             "first_failed_at": self.first_failed_at,
         }

@@ -33,7 +33,7 @@ from project.messaging.contract.context import handling
 from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.contract.errors import PermanentError
 from project.messaging.contract.events import Envelope, decode
-from project.messaging.models import DeadLetter, Delivery
+from project.messaging.models import Acknowledgement, DeadLetter, Delivery
 from project.messaging.outbox import statements
 from project.messaging.registry.databases import database_for
 from project.messaging.registry.routing import subscription
@@ -117,9 +117,12 @@ def _process(attempt: DeliveryAttempt) -> Result:
         return _fail(attempt, exc, db=_db_of_handler(attempt.handler))
 
     db = database_for(sub.app_label)
-    # The producer's delivery record is marked in the handler's own transaction when both live
-    # in one database (one commit instead of two), otherwise right after it.
-    mark_inside = attempt.delivery_id is not None and (attempt.producer_db or "default") == db
+    # How the producer learns the outcome (docs/messaging.md, "Acknowledgements"): its delivery row
+    # is marked processed in the handler's own transaction when it lives in this database (one
+    # commit, one round trip); otherwise an acknowledgement row commits with the handler's effects
+    # here, and the relay sends it to the producer as a message.
+    acknowledge = _acknowledges(attempt, db)
+    mark_inside = attempt.delivery_id is not None and not acknowledge
     inbox_written = False
     try:
         with transaction.atomic(using=db), handling(envelope):
@@ -128,15 +131,18 @@ def _process(attempt: DeliveryAttempt) -> Result:
             # which rolls back this whole transaction (nothing else was done in it yet). The
             # delivery is marked processed with it (one round trip): it commits only with the
             # handler's effects.
+            now = timezone.now()
             statements.insert_inbox_record(
                 db,
                 handler=sub.handler_name,
                 event_id=envelope.event_id,
                 event_type=envelope.event_type,
-                at=timezone.now(),
+                at=now,
                 mark_processed=attempt.delivery_id if mark_inside else None,
             )
             inbox_written = True
+            if acknowledge:
+                _acknowledge(attempt, db, Acknowledgement.Outcome.PROCESSED, at=now)
             sub.handler(message)
             if attempt.first_failed_at is not None or attempt.replay:
                 # A retry or a replay that succeeds closes the dead letter it may have left.
@@ -147,13 +153,13 @@ def _process(attempt: DeliveryAttempt) -> Result:
         logger.info("Duplicate of %s for %s acknowledged", envelope.event_id, sub.handler_name)
         # Another copy was applied; if one of its siblings was dead-lettered meanwhile, it is done.
         _resolve_dead_letter(db, sub.handler_name, envelope.event_id)
-        _mark_delivery(attempt, Delivery.Status.PROCESSED)
+        # Acknowledged again: the producer may never have heard of the first copy (its
+        # acknowledgement lost, which is why the sweep sent this one).
+        _tell_producer(attempt, db, Delivery.Status.PROCESSED)
         return Result(Outcome.DUPLICATE)
     except Exception as exc:
         return _fail(attempt, exc, db=db, envelope=envelope)
 
-    if not mark_inside:
-        _mark_delivery(attempt, Delivery.Status.PROCESSED)
     return Result(Outcome.PROCESSED)
 
 
@@ -221,7 +227,8 @@ def _fail(attempt: DeliveryAttempt, exc: Exception, *, db: str, envelope: Envelo
         first_failed_at=datetime.fromisoformat(first_failed_at),
         now=now,
     )
-    _mark_delivery(attempt, Delivery.Status.DEAD_LETTERED)
+    if not _acknowledges(attempt, db):  # (otherwise acknowledged with the dead letter)
+        _tell_producer(attempt, db, Delivery.Status.DEAD_LETTERED)
     return Result(Outcome.DEAD_LETTERED, first_failed_at=first_failed_at, error=repr(exc))
 
 
@@ -267,6 +274,8 @@ def record_dead_letter(
                 setattr(letter, name, value)
             letter.attempts += attempt.attempt
             letter.save()
+        if _acknowledges(attempt, db):
+            _acknowledge(attempt, db, Acknowledgement.Outcome.DEAD_LETTERED, at=now)
     return letter
 
 
@@ -321,23 +330,43 @@ def _db_of_handler(handler: str) -> str:
     return database_for(handler.split(".", 1)[0])
 
 
-def _mark_delivery(attempt: DeliveryAttempt, status: str) -> None:
-    """Tell the producer's delivery record. Best effort: the sweep reconciles if this fails."""
+def _producer_of(attempt: DeliveryAttempt) -> str:
+    """The app label of the producer, from the envelope ("" when the envelope does not say)."""
+    producer = attempt.envelope.get("producer") if isinstance(attempt.envelope, dict) else None
+    return producer if isinstance(producer, str) else ""
+
+
+def _acknowledges(attempt: DeliveryAttempt, db: str) -> bool:
+    """Whether the producer learns this delivery's outcome from an acknowledgement message: its
+    deliveries are on another database than ``db``, the consumer's (the aliases differ)."""
+    return attempt.delivery_id is not None and database_for(_producer_of(attempt)) != db
+
+
+def _acknowledge(attempt: DeliveryAttempt, db: str, outcome: str, *, at: datetime) -> None:
+    assert attempt.delivery_id is not None  # noqa: S101 (checked by _acknowledges)
+    statements.insert_acknowledgement(
+        db, producer=_producer_of(attempt), delivery_id=attempt.delivery_id, outcome=outcome, at=at
+    )
+
+
+def _tell_producer(attempt: DeliveryAttempt, db: str, status: str) -> None:
+    """Outside the handler's transaction (a duplicate, a dead letter on one database): mark the
+    producer's delivery row, or acknowledge. Best effort: the sweep re-sends if this fails, and the
+    duplicate it causes tells the producer again."""
     if attempt.delivery_id is None:
         return
     try:
-        _mark_delivery_row(attempt, status)
+        if _acknowledges(attempt, db):
+            _acknowledge(attempt, db, status, at=timezone.now())
+        else:
+            statements.mark_delivery(
+                db,
+                attempt.delivery_id,
+                status,
+                processed_at=timezone.now() if status == Delivery.Status.PROCESSED else None,
+            )
     except (DatabaseError, InterfaceError, OperationalError):
-        logger.warning("Could not mark delivery %s %s", attempt.delivery_id, status, exc_info=True)
-
-
-def _mark_delivery_row(attempt: DeliveryAttempt, status: str) -> None:
-    statements.mark_delivery(
-        attempt.producer_db or "default",
-        attempt.delivery_id,
-        status,
-        processed_at=timezone.now() if status == Delivery.Status.PROCESSED else None,
-    )
+        logger.warning("Could not tell the producer delivery %s is %s", attempt.delivery_id, status, exc_info=True)
 
 
 __all__ = ["Outcome", "Result", "is_transient", "process", "retry_countdown"]

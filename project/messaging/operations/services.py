@@ -68,12 +68,10 @@ def dead_letter_replay(*, dead_letter_id: int, inline: bool = False) -> DeadLett
 
 
 def _replay_attempt(letter: DeadLetter) -> DeliveryAttempt:
-    producer = str(letter.envelope.get("producer", "")) if isinstance(letter.envelope, dict) else ""
     return DeliveryAttempt(
         envelope=letter.envelope,
         handler=letter.handler,
         delivery_id=letter.delivery_id,
-        producer_db=database_for(producer) if producer else None,
         # It failed before: the consumer closes the dead letter when this attempt succeeds.
         first_failed_at=letter.first_failed_at.isoformat(),
         replay=True,

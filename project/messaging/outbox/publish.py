@@ -139,7 +139,6 @@ def publish_many(
                         envelope=envelope.to_json(),
                         handler=sub.handler_name,
                         delivery_id=delivery_id,
-                        producer_db=using,
                     ).task_kwargs(),
                 )
                 for (envelope, sub), delivery_id in zip(routed, delivery_ids, strict=True)

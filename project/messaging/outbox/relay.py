@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,8 +32,9 @@ from kombu import Producer
 from project.messaging import metrics
 from project.messaging.broker import ensure_queues_declared, forget_declared_queues, supports_confirms
 from project.messaging.contract import tracing
-from project.messaging.contract.delivery import DeliveryAttempt, delivery_task_name
+from project.messaging.contract.delivery import DeliveryAttempt, acknowledgement_task_name, delivery_task_name
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
+from project.messaging.outbox import acknowledgements
 from project.messaging.registry.databases import database_for
 
 logger = logging.getLogger(__name__)
@@ -54,16 +55,17 @@ def delivery_message(delivery: Delivery) -> dict:
         envelope=delivery.event.envelope().to_json(),
         handler=delivery.handler,
         delivery_id=delivery.pk,
-        producer_db=delivery._state.db,
     ).task_kwargs()
 
 
-def send_messages(messages: Sequence[tuple[str, dict]]) -> set[int]:
-    """Send (queue, kwargs) pairs over one connection, pipelined where the transport allows, and
-    return the positions of those the broker did not take: on RabbitMQ, the ones it returned as
-    unroutable (mandatory publishes to a queue that does not exist) or refused (nacked). Raises
-    when the broker failed (connection lost, the confirms not in within RABBITMQ_CONFIRM_TIMEOUT):
-    then none of them counts as sent.
+def send_messages(
+    messages: Sequence[tuple[str, dict]], *, task_name: Callable[[str], str] = delivery_task_name
+) -> set[int]:
+    """Send (queue, kwargs) pairs, each as the task ``task_name(queue)`` (a delivery unless told),
+    over one connection, pipelined where the transport allows, and return the positions of those
+    the broker did not take: on RabbitMQ, the ones it returned as unroutable (mandatory publishes
+    to a queue that does not exist) or refused (nacked). Raises when the broker failed (connection
+    lost, the confirms not in within RABBITMQ_CONFIRM_TIMEOUT): then none of them counts as sent.
 
     Each is a Celery task message built and published by Celery's own AMQP layer
     (``create_task_message``, ``send_task_message``: protocol 2, the publish signals, task-sent
@@ -85,12 +87,12 @@ def send_messages(messages: Sequence[tuple[str, dict]]) -> set[int]:
         ensure_queues_declared(producer.connection, list(app.amqp.queues.values()))
         if not supports_confirms(producer.connection):
             with producer.batch(max_size=max(1, len(messages))):
-                _publish(app, producer, messages, {})
+                _publish(app, producer, messages, {}, task_name=task_name)
             return set()
         if len(messages) > 1:
-            refused = _publish_confirmed_batch(app, producer.connection, messages)
+            refused = _publish_confirmed_batch(app, producer.connection, messages, task_name)
         else:
-            refused = _publish_confirmed_one_by_one(app, producer, messages)
+            refused = _publish_confirmed_one_by_one(app, producer, messages, task_name)
     if refused:
         # A queue is missing (deleted, or the broker lost its definitions): declare them all again
         # before the next publish; the refused messages wait in the outbox meanwhile.
@@ -112,11 +114,14 @@ def _publish(
     messages: Sequence[tuple[str, dict]],
     options: dict[str, Any],
     position_of: dict[str, int] | None = None,
+    *,
+    task_name: Callable[[str], str] = delivery_task_name,
 ) -> None:
     """Publish every message with ``producer``, noting each one's task id and position in
     ``position_of`` before it goes (a return may come back before the publish call does)."""
     amqp = app.amqp
-    traced = tracing.tracing_on()
+    # Deliveries are traced; acknowledgements carry no envelope and are bookkeeping, not traced.
+    traced = tracing.tracing_on() and task_name is delivery_task_name
     position_of = {} if position_of is None else position_of
     for position, (queue, kwargs) in enumerate(messages):
         task_id = str(uuid.uuid4())
@@ -128,15 +133,14 @@ def _publish(
                 handler=kwargs.get("handler", ""),
                 delivery_id=kwargs.get("delivery_id"),
             ):
-                _send_one(app, amqp, producer, task_id, queue, kwargs, options)
+                _send_one(app, amqp, producer, task_id, task_name(queue), queue, kwargs, options)
         else:
-            _send_one(app, amqp, producer, task_id, queue, kwargs, options)
+            _send_one(app, amqp, producer, task_id, task_name(queue), queue, kwargs, options)
 
 
 def _send_one(
-    app: Any, amqp: Any, producer: Any, task_id: str, queue: str, kwargs: dict, options: dict[str, Any]
+    app: Any, amqp: Any, producer: Any, task_id: str, name: str, queue: str, kwargs: dict, options: dict[str, Any]
 ) -> None:
-    name = delivery_task_name(queue)
     message = amqp.create_task_message(
         task_id,
         name,
@@ -167,7 +171,9 @@ def _send_one(
     )
 
 
-def _publish_confirmed_one_by_one(app: Any, producer: Any, messages: Sequence[tuple[str, dict]]) -> set[int]:
+def _publish_confirmed_one_by_one(
+    app: Any, producer: Any, messages: Sequence[tuple[str, dict]], task_name: Callable[[str], str]
+) -> set[int]:
     """Each publish waits for its confirm (the connection's confirm_publish); a returned one
     arrives before its confirm and is noted."""
     returned: set[int] = set()
@@ -181,13 +187,15 @@ def _publish_confirmed_one_by_one(app: Any, producer: Any, messages: Sequence[tu
     producer.channel.events["basic_return"].add(on_return)
     try:
         options = {"mandatory": True, "confirm_timeout": settings.RABBITMQ_CONFIRM_TIMEOUT}
-        _publish(app, producer, messages, options, position_of)
+        _publish(app, producer, messages, options, position_of, task_name=task_name)
     finally:
         producer.channel.events["basic_return"].discard(on_return)
     return returned
 
 
-def _publish_confirmed_batch(app: Any, connection: Any, messages: Sequence[tuple[str, dict]]) -> set[int]:
+def _publish_confirmed_batch(
+    app: Any, connection: Any, messages: Sequence[tuple[str, dict]], task_name: Callable[[str], str]
+) -> set[int]:
     """Publish the batch on a channel of its own in confirm mode, without waiting, then wait for
     the broker to confirm all of it. On that channel the broker numbers the publishes 1, 2, ...
     from confirm.select on, so publish number n is the message at position n - 1."""
@@ -219,7 +227,7 @@ def _publish_confirmed_batch(app: Any, connection: Any, messages: Sequence[tuple
         channel.events["basic_nack"].add(lambda tag, multiple: settle(tag, multiple, taken=False))
         channel.events["basic_return"].add(on_return)
         producer = Producer(channel, auto_declare=False)
-        _publish(app, producer, messages, {"mandatory": True}, position_of)
+        _publish(app, producer, messages, {"mandatory": True}, position_of, task_name=task_name)
         deadline = time.monotonic() + settings.RABBITMQ_CONFIRM_TIMEOUT
         while outstanding:
             remaining = deadline - time.monotonic()
@@ -233,6 +241,11 @@ def _publish_confirmed_batch(app: Any, connection: Any, messages: Sequence[tuple
 
 
 def _kwargs_summary(kwargs: dict) -> str:
+    if "envelope" not in kwargs:  # a batch of acknowledgements
+        return (
+            f"{{'producer': {kwargs.get('producer')!r}, 'processed': {len(kwargs.get('processed') or ())}, "
+            f"'dead_lettered': {len(kwargs.get('dead_lettered') or ())}}}"
+        )
     envelope = kwargs.get("envelope") or {}
     return (
         f"{{'handler': {kwargs.get('handler')!r}, 'event_type': {envelope.get('event_type')!r}, "
@@ -371,17 +384,20 @@ class SweepReport:
     dead_lettered: int = 0
     requeued: int = 0
     requeued_ids: list[int] = field(default_factory=list)
+    acknowledged: int = 0  # acknowledgements sent to producers on other databases
 
 
 def sweep(*, using: str = "default") -> SweepReport:
     """Repair the outbox: re-queue deliveries the broker may have lost, then send everything pending.
 
     A delivery sent more than MESSAGING_REDELIVER_AFTER seconds ago and still not confirmed is
-    checked against its consumer's inbox and dead letters (on the consumer's database, one query
-    each, never joined with ours): processed ones are confirmed, dead-lettered ones are marked so,
-    and the rest are sent again. The wait doubles with every send (up to 8x): a message that is
-    merely queued behind a long backlog (a consumer stopped for an hour) is not copied into its
-    queue again every MESSAGING_REDELIVER_AFTER.
+    checked against its consumer's inbox and dead letters when the consumer shares this database
+    (one query each): processed ones are confirmed, dead-lettered ones are marked so, and the rest
+    are sent again. A consumer on another database is never read: its deliveries are sent again,
+    and its inbox acknowledges the duplicate (a lost acknowledgement costs this re-send). Last,
+    the acknowledgements this database holds as a consumer go to their producers. The wait doubles
+    with every send (up to 8x): a message that is merely queued behind a long backlog (a consumer
+    stopped for an hour) is not copied into its queue again every MESSAGING_REDELIVER_AFTER.
     """
     report = SweepReport()
     with transaction.atomic(using=using):
@@ -404,7 +420,29 @@ def sweep(*, using: str = "default") -> SweepReport:
     report.confirmed, report.dead_lettered, report.requeued = len(confirmed), len(dead_ids), len(lost)
     report.requeued_ids = lost
     report.sent = relay_pending(using=using)
+    report.acknowledged = send_acknowledgements(using=using)
     return report
+
+
+def send_acknowledgements(*, using: str) -> int:
+    """Send the acknowledgements this (consumer's) database holds to their producers, in batches:
+    one message per producer and up to ACKNOWLEDGEMENTS_PER_MESSAGE deliveries, all of a round over
+    one broker connection. Rows are deleted in the transaction that claimed them, once the broker
+    took their message; a crash in between sends them again (harmless: applying is idempotent).
+    Returns how many acknowledgement rows were sent."""
+    sent = 0
+    while True:
+        with transaction.atomic(using=using):
+            batches = acknowledgements.claim_pending(using)
+            if not batches:
+                return sent
+            refused = send_messages(
+                [(batch.queue, batch.task_kwargs()) for batch in batches], task_name=acknowledgement_task_name
+            )
+            taken = [batch for position, batch in enumerate(batches) if position not in refused]
+            sent += acknowledgements.forget_sent(using, taken)
+        if refused or sum(len(b.row_ids) for b in batches) < acknowledgements.ACKNOWLEDGEMENTS_PER_ROUND:
+            return sent
 
 
 def _due_for_resend(now: datetime) -> Q:
@@ -423,7 +461,9 @@ def _consumer_outcomes(
 ) -> tuple[set[tuple[str, uuid.UUID]], set[tuple[str, uuid.UUID]]]:
     by_db: dict[str, list[Delivery]] = {}
     for d in deliveries:
-        by_db.setdefault(database_for(d.queue), []).append(d)
+        consumer_db = database_for(d.queue)
+        if consumer_db == d._state.db:  # another domain's database is not ours to read
+            by_db.setdefault(consumer_db, []).append(d)
     processed: set[tuple[str, uuid.UUID]] = set()
     dead: set[tuple[str, uuid.UUID]] = set()
     for db, items in by_db.items():

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from project.messaging.models import Delivery, InboxRecord, OutboxEvent
+from project.messaging.models import Acknowledgement, Delivery, InboxRecord, OutboxEvent
 
 EVENT_COLUMNS = (
     "event_id",
@@ -40,6 +40,7 @@ EVENT_COLUMNS = (
 )
 DELIVERY_COLUMNS = ("event", "handler", "queue", "status", "send_count", "created_at", "last_sent_at")
 INBOX_COLUMNS = ("handler", "event_id", "event_type", "processed_at")
+ACKNOWLEDGEMENT_COLUMNS = ("producer", "delivery_id", "outcome", "created_at")
 
 
 @cache
@@ -155,3 +156,9 @@ def mark_delivery(using: str, delivery_id: int, status: str, *, processed_at: da
     connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute(*_mark_delivery(connection, delivery_id, status, processed_at))
+
+
+def insert_acknowledgement(using: str, *, producer: str, delivery_id: int, outcome: str, at: datetime) -> None:
+    """An Acknowledgement row on the consumer's database (inside the handler's transaction when
+    called from it): the relay tells the producer later (outbox.acknowledgements)."""
+    _insert(using, Acknowledgement, ACKNOWLEDGEMENT_COLUMNS, [(producer, delivery_id, outcome, at)], returning=False)

@@ -48,10 +48,11 @@ class Command(BaseCommand):
                         raise CommandError(f"Relay failed on {alias}: {exc!r}") from exc
                     self.stderr.write(f"relay: {alias}: {exc!r}; retrying in {interval}s")
                     continue
-                if report.sent or report.requeued or not loop:
+                if report.sent or report.requeued or report.acknowledged or not loop:
                     self.stdout.write(
                         f"{alias}: sent {report.sent}, re-queued {report.requeued} lost, "
-                        f"confirmed {report.confirmed}, dead-lettered {report.dead_lettered}"
+                        f"confirmed {report.confirmed}, dead-lettered {report.dead_lettered}, "
+                        f"acknowledged {report.acknowledged}"
                     )
             if not loop or stopping:
                 return
