@@ -87,3 +87,9 @@ def test_the_discard_service_takes_the_letter_s_database() -> None:
     in_default.refresh_from_db()
     assert in_default.status == DeadLetter.Status.DISCARDED
     assert DeadLetter.objects.using("orders").get(pk=7).status == DeadLetter.Status.DEAD
+
+
+def test_health_checks_every_database_through_its_own_connection(admin_client: Client) -> None:
+    results = admin_client.get("/health/?format=json").json()
+    for alias in ("default", "orders", "inventory"):
+        assert results[f"Database(alias='{alias}')"] == "OK"
