@@ -1,5 +1,6 @@
 """Runs tests/db/split with orders and inventory on SQLite files of their own: the split
-configuration is read at start-up, so it takes a process of its own."""
+configuration is read at start-up, so it takes a process of its own (CI's split step runs that
+folder directly, on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_split_database_tests_pass_with_orders_and_inventory_on_files_of_their_own(tmp_path: Path) -> None:
+def run_split(tmp_path: Path, marks: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'default.sqlite3'}",
@@ -20,13 +23,24 @@ def test_the_split_database_tests_pass_with_orders_and_inventory_on_files_of_the
         "SQLITE_TEST_NAME": str(tmp_path / "test.sqlite3"),
         "TESTAPP_STATE_DIR": str(tmp_path / "testapp-state"),
     }
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/db/split", "-q", "-p", "no:cacheprovider"],
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/db/split", "-q", "-p", "no:cacheprovider", "-m", marks],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_the_split_database_tests_pass_with_orders_and_inventory_on_files_of_their_own(tmp_path: Path) -> None:
+    run = run_split(tmp_path, "not flows")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and " failed" not in run.stdout
+
+
+@pytest.mark.flows
+def test_the_split_database_flow_passes_through_real_workers_on_files_of_their_own(tmp_path: Path) -> None:
+    run = run_split(tmp_path, "flows")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "1 passed" in run.stdout

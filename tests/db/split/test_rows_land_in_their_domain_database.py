@@ -76,3 +76,6 @@ def test_placing_an_order_puts_the_order_and_its_outbox_in_orders_and_the_reserv
     assert not reply_records.using("inventory").exists()
     assert OutboxEvent.objects.using("inventory").filter(event_type="inventory.StockReserved").count() == 1
     assert Order.objects.using("orders").get(pk=order.pk).status == Order.Status.CONFIRMED
+    # The producer's delivery rows, in the producer's database, learnt that they were processed.
+    reserve_deliveries = Delivery.objects.using("orders").filter(event__event_type="inventory.ReserveStock")
+    assert set(reserve_deliveries.values_list("status", flat=True)) == {Delivery.Status.PROCESSED}
