@@ -3,7 +3,8 @@ unless ``DJANGO_DEBUG`` says otherwise, and a production run must supply its own
 
 Environment:
   DJANGO_DEBUG, DJANGO_SECRET_KEY, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
-  DATABASE_URL (default: SQLite file in var/), REDIS_URL (broker and cache),
+  DATABASE_URL (default: SQLite file in var/), DATABASE_URL_<LABEL> (a domain's own database),
+  REDIS_URL (broker and cache),
   CELERY_BROKER_URL (redis://... or RabbitMQ, amqp://...), RABBITMQ_* (see the Celery section),
   EMAIL_URL or EMAIL_BACKEND/EMAIL_HOST..., DEFAULT_FROM_EMAIL,
   CELERY_VISIBILITY_TIMEOUT, MESSAGING_* (see the messaging section).

@@ -44,3 +44,17 @@ def test_the_split_database_flow_passes_through_real_workers_on_files_of_their_o
     run = run_split(tmp_path, "flows")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "1 passed" in run.stdout
+
+
+def test_a_database_of_its_own_for_users_is_refused_it_owns_django_s_auth_user(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL_USERS": f"sqlite:///{tmp_path / 'users.sqlite3'}"}
+    run = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=REPO,
+        env={**env, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert "DATABASE_URL_USERS is set, but users owns Django's auth user" in run.stderr
