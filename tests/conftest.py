@@ -182,6 +182,22 @@ def test_database_url(alias: str = DEFAULT_DB_ALIAS) -> str:
 test_database_url.__test__ = False  # type: ignore[attr-defined]
 
 
+def test_database_env() -> dict[str, str]:
+    """DATABASE_URL, and DATABASE_URL_<LABEL> for each domain with a database of its own: the
+    test databases, for a subprocess (a worker, a command) to use the ones this run made."""
+    return {
+        "DATABASE_URL": test_database_url(),
+        **{
+            f"DATABASE_URL_{alias.upper()}": test_database_url(alias)
+            for alias in settings.DATABASES
+            if alias != DEFAULT_DB_ALIAS
+        },
+    }
+
+
+test_database_env.__test__ = False  # type: ignore[attr-defined]
+
+
 @dataclass
 class WorkerProcess:
     """A real `celery worker` subprocess consuming some queues of the test database and Redis."""
@@ -270,13 +286,7 @@ def worker_factory(
         worker_env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": test_database_url(),
-            # Each domain with a database of its own: the test database pytest-django made for it.
-            **{
-                f"DATABASE_URL_{alias.upper()}": test_database_url(alias)
-                for alias in settings.DATABASES
-                if alias != DEFAULT_DB_ALIAS
-            },
+            **test_database_env(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             # The cache: the broker's Redis, or with RabbitMQ the database's table.
             **({"REDIS_URL": settings.CELERY_BROKER_URL} if settings.MESSAGING_BROKER == "redis" else {}),
