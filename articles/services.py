@@ -11,7 +11,11 @@ from django.utils.text import slugify
 
 from articles.events import ArticlePublished, ArticleRevised, ArticleUnpublished
 from articles.models import Article, ArticleError
-from project.messaging import publish
+from project.messaging import database_for, publish
+
+# The database this domain's rows and its outbox live in (its own, or the default): every
+# service's transaction runs there, so that what it publishes commits with what it changes.
+DATABASE = database_for("articles")
 
 
 def _slug_taken_error(slug: str) -> ArticleError:
@@ -25,7 +29,7 @@ def _locked_article(article_id: UUID) -> Article:
     return Article.objects.select_for_update().get(pk=article_id)
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def article_create(*, author_id: int, author_name: str, title: str, body: str, slug: str = "") -> Article:
     """Start a draft. The slug defaults to the slugified title and must be unique."""
     slug = slug or slugify(title)[:200]
@@ -34,7 +38,7 @@ def article_create(*, author_id: int, author_name: str, title: str, body: str, s
     if Article.objects.filter(slug=slug).exists():
         raise _slug_taken_error(slug)
     try:
-        with transaction.atomic():  # savepoint: a concurrent draft may take the slug first
+        with transaction.atomic(using=DATABASE):  # savepoint: a concurrent draft may take the slug first
             return Article.objects.create(
                 author_id=author_id, author_name=author_name, title=title, body=body, slug=slug
             )
@@ -42,7 +46,7 @@ def article_create(*, author_id: int, author_name: str, title: str, body: str, s
         raise _slug_taken_error(slug) from None
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def article_edit(
     *, article_id: UUID, title: str | None = None, body: str | None = None, slug: str | None = None
 ) -> Article:
@@ -57,7 +61,7 @@ def article_edit(
     if not article.edit(title=title, body=body, slug=slug):
         return article
     try:
-        with transaction.atomic():  # savepoint: a concurrent draft may take the slug first
+        with transaction.atomic(using=DATABASE):  # savepoint: a concurrent draft may take the slug first
             article.save(update_fields=["title", "body", "slug", "revision", "updated_at"])
     except IntegrityError:
         raise _slug_taken_error(article.slug) from None
@@ -78,7 +82,7 @@ def article_edit(
     return article
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def article_publish(*, article_id: UUID) -> Article:
     """Publish a draft: ArticlePublished, with the full content and revision, goes out with the commit."""
     article = _locked_article(article_id)
@@ -100,7 +104,7 @@ def article_publish(*, article_id: UUID) -> Article:
     return article
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def article_unpublish(*, article_id: UUID) -> Article:
     """Withdraw a published article: ArticleUnpublished goes out with the commit."""
     article = _locked_article(article_id)
@@ -113,7 +117,7 @@ def article_unpublish(*, article_id: UUID) -> Article:
     return article
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def article_redraft(*, article_id: UUID) -> Article:
     """Take an unpublished article back to draft. No event: a draft is invisible to the public,
     which already holds the article as withdrawn."""

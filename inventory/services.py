@@ -20,7 +20,12 @@ from inventory.events import (
 )
 from inventory.models import Reservation, StockAdjustment, StockItem
 from project.errors import DomainError
-from project.messaging import publish
+from project.messaging import database_for, publish
+
+# The database this domain's rows and its outbox live in (its own, or the default): every
+# service's transaction runs there, so that what it publishes commits with what it changes.
+DATABASE = database_for("inventory")
+
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +41,7 @@ class UnknownSku(StockError):
     field = "sku"
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def stock_item_create(*, sku: str, name: str, on_hand: int = 0) -> StockItem:
     if StockItem.objects.filter(sku=sku).exists():
         raise StockError(f"A product with sku {sku} already exists.")
@@ -55,7 +60,7 @@ def _locked_item(sku: str) -> StockItem:
     return item
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def stock_restock(*, sku: str, quantity: int, actor_id: int | None = None, reason: str = "restock") -> StockItem:
     """Add units to stock and tell the world they are available."""
     if quantity <= 0:
@@ -70,7 +75,7 @@ def stock_restock(*, sku: str, quantity: int, actor_id: int | None = None, reaso
     return item
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def stock_adjust(*, sku: str, on_hand: int, reason: str, actor_id: int | None = None) -> StockItem:
     """Correct on_hand after a count. It can never drop below what is reserved for orders."""
     if not reason.strip():
@@ -89,7 +94,7 @@ def stock_adjust(*, sku: str, on_hand: int, reason: str, actor_id: int | None = 
     return item
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def stock_reserve_line(*, order_id: UUID, line_id: UUID, sku: str, quantity: int) -> None:
     """Reserve one order line, or refuse it, and answer the saga either way.
 
@@ -154,7 +159,7 @@ def _answer_again(reservation: Reservation) -> None:
         )
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def stock_release_line(*, order_id: UUID, line_id: UUID, sku: str) -> None:
     """Give back what one order line holds, and answer StockReleased.
 
@@ -181,7 +186,7 @@ def stock_release_line(*, order_id: UUID, line_id: UUID, sku: str) -> None:
     publish(StockReleased(order_id=order_id, line_id=line_id, sku=reservation.sku, quantity=released))
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def stock_commit_line(*, order_id: UUID, line_id: UUID, sku: str) -> None:
     """The order is confirmed: its reserved units leave on_hand for good. Safe to repeat."""
     try:

@@ -36,8 +36,12 @@ from django.utils.text import Truncator
 from notifications import emails, selectors
 from notifications.events import SendNewArticleEmail
 from notifications.models import Notification, Recipient
-from project.messaging import RetryableError, publish
+from project.messaging import RetryableError, database_for, publish
 from users.events import EmailPreferences
+
+# The database this domain's rows and its outbox live in (its own, or the default): every
+# service's transaction runs there, so that what it publishes commits with what it changes.
+DATABASE = database_for("notifications")
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +75,7 @@ class Cause:
 # --- The projection ---------------------------------------------------------------------------
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def recipient_apply(
     *,
     user_id: int,
@@ -98,7 +102,7 @@ def recipient_apply(
     return recipient
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def recipients_reset() -> int:
     """Empty the Recipient projection before it is rebuilt from the users events.
 
@@ -115,7 +119,7 @@ def recipients_reset() -> int:
 def _claim(cause: Cause, *, user_id: int, kind: str, status: str, reference: str, **fields: Any) -> Notification | None:
     """Insert the log row for (event, user, kind); None if it exists already (nothing to do)."""
     try:
-        with transaction.atomic():
+        with transaction.atomic(using=DATABASE):
             return Notification.objects.create(
                 event_id=cause.event_id, user_id=user_id, kind=kind, status=status, reference=reference, **fields
             )
@@ -207,7 +211,7 @@ def _notify_order_update(
     )
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_confirmation_notify(
     *, event_id: UUID, occurred_at: datetime, user_id: int, order_id: UUID, total: Decimal
 ) -> Notification | None:
@@ -223,7 +227,7 @@ def order_confirmation_notify(
     )
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_failure_notify(
     *, event_id: UUID, occurred_at: datetime, user_id: int, order_id: UUID, reason: str
 ) -> Notification | None:
@@ -237,7 +241,7 @@ def order_failure_notify(
     )
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def new_article_notifications_request(
     *, event_id: UUID, article_id: UUID, slug: str, title: str, author_name: str, body: str
 ) -> int:
@@ -267,7 +271,7 @@ def new_article_notifications_request(
     return count
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def new_article_notify(
     *,
     event_id: UUID,

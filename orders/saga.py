@@ -27,9 +27,12 @@ from orders.events import OrderPlaced
 from orders.metrics import SAGA_DEADLINES_EXPIRED, SAGA_SECONDS
 from orders.models import Order, OrderLine, OrderSaga, SagaStep
 from orders.statemachine import Action, Decision, Input, LineCommand, State
-from project.messaging import Event, current_envelope, publish, publish_many
+from project.messaging import Event, current_envelope, database_for, publish, publish_many
 
 logger = logging.getLogger(__name__)
+
+# Orders' database (its own, or the default): the saga's transactions and their on-commit hooks.
+DATABASE = database_for("orders")
 
 
 def reservation_timeout() -> timedelta:
@@ -97,7 +100,7 @@ def expire(saga: OrderSaga, now: datetime) -> bool:
     decision = statemachine.decide(saga, Input.DEADLINE, reason=reason, now=now)
     _apply(saga, decision)
     if decision.changed:
-        transaction.on_commit(SAGA_DEADLINES_EXPIRED.inc)  # counted once the compensation commits
+        transaction.on_commit(SAGA_DEADLINES_EXPIRED.inc, using=DATABASE)  # counted once the compensation commits
     return decision.changed
 
 
@@ -213,7 +216,7 @@ def _move_saga(saga: OrderSaga, decision: Decision) -> int | None:
 def _observe_end(saga: OrderSaga) -> None:
     # Counted once the ending commits: a rolled-back ending is not an ending.
     outcome, seconds = saga.state, (saga.ended_at - saga.started_at).total_seconds()
-    transaction.on_commit(lambda: SAGA_SECONDS.labels(outcome).observe(seconds))
+    transaction.on_commit(lambda: SAGA_SECONDS.labels(outcome).observe(seconds), using=DATABASE)
 
 
 def _send(

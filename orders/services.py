@@ -21,7 +21,12 @@ from orders.events import OrderPlaced, PlacedLine
 from orders.models import KnownProduct, Order, OrderLine, OrderSaga, SagaStep
 from orders.statemachine import State
 from project.errors import DomainError, IllegalTransition
-from project.messaging import correlation, current_correlation_id, first_event_origin
+from project.messaging import correlation, current_correlation_id, database_for, first_event_origin
+
+# The database this domain's rows and its outbox live in (its own, or the default): every
+# service's transaction runs there, so that what it publishes commits with what it changes.
+DATABASE = database_for("orders")
+
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +103,7 @@ def order_place(*, customer_id: int, lines: Sequence[LineInput], idempotency_key
         return _replay(customer_id, idempotency_key, fingerprint)
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def _place(customer_id: int, lines: Sequence[LineInput], idempotency_key: str | None, fingerprint: str) -> Order:
     order = Order(
         customer_id=customer_id,
@@ -124,7 +129,7 @@ def _place(customer_id: int, lines: Sequence[LineInput], idempotency_key: str | 
     return order
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def order_cancel(*, order_id: UUID, reason: str = "cancelled by the customer") -> Order:
     """Cancel an order that is still reserving: the saga releases what it holds, then cancels it.
 
@@ -145,7 +150,7 @@ def order_sagas_expire_overdue() -> int:
     now = timezone.now()
     expired = 0
     for order_id in saga.overdue(now):
-        with transaction.atomic(durable=True), _order_correlation(order_id):
+        with transaction.atomic(using=DATABASE, durable=True), _order_correlation(order_id):
             the_saga = saga.lock(order_id)
             if the_saga is not None and saga.expire(the_saga, now):
                 expired += 1
@@ -183,7 +188,7 @@ def _locked_saga(order_id: UUID) -> OrderSaga:
     return the_saga
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def order_saga_retry_step(*, order_id: UUID, reason: str, actor: str = "") -> list[SagaStep]:
     """Operator: send again the command(s) the saga awaits an answer to (after fixing what lost them).
 
@@ -201,7 +206,7 @@ def order_saga_retry_step(*, order_id: UUID, reason: str, actor: str = "") -> li
             raise OrderError(exc.message, field="status") from exc
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def order_saga_compensate(*, order_id: UUID, reason: str, actor: str = "") -> Order:
     """Operator: give up on a reserving order now. Its lines are released, then it fails with ``reason``.
 
@@ -225,30 +230,30 @@ def _with_saga(order_id: UUID, apply) -> None:
     apply(the_saga)
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_stock_reserved(*, order_id: UUID, line_id: UUID) -> None:
     """Inventory reserved a line; the last one confirms the order."""
     _with_saga(order_id, lambda s: saga.on_stock_reserved(s, line_id))
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_stock_refused(*, order_id: UUID, line_id: UUID, reason: str) -> None:
     """Inventory refused a line: compensate, and fail the order with the reason."""
     _with_saga(order_id, lambda s: saga.on_stock_refused(s, line_id, reason))
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_stock_released(*, order_id: UUID, line_id: UUID, quantity: int) -> None:
     """Inventory released a line; the last one ends the compensation."""
     _with_saga(order_id, lambda s: saga.on_stock_released(s, line_id, quantity))
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def known_product_record(*, sku: str, name: str) -> None:
     """Remember that a product can be ordered. Safe to repeat."""
     KnownProduct.objects.update_or_create(sku=sku, defaults={"name": name})
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def order_stock_committed(*, order_id: UUID, line_id: UUID) -> None:
     _with_saga(order_id, lambda s: saga.on_stock_committed(s, line_id))

@@ -3,7 +3,8 @@ unless ``DJANGO_DEBUG`` says otherwise, and a production run must supply its own
 
 Environment:
   DJANGO_DEBUG, DJANGO_SECRET_KEY, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
-  DATABASE_URL (default: SQLite file in var/), REDIS_URL (broker and cache),
+  DATABASE_URL (default: SQLite file in var/), DATABASE_URL_<LABEL> (a domain's own database),
+  REDIS_URL (broker and cache),
   CELERY_BROKER_URL (redis://... or RabbitMQ, amqp://...), RABBITMQ_* (see the Celery section),
   EMAIL_URL or EMAIL_BACKEND/EMAIL_HOST..., DEFAULT_FROM_EMAIL,
   CELERY_VISIBILITY_TIMEOUT, MESSAGING_* (see the messaging section).
@@ -99,36 +100,60 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Concurrent workers on one SQLite file: take the write lock at BEGIN (IMMEDIATE) so a
-    # read-then-write transaction cannot deadlock on lock upgrade, wait for the lock instead of
-    # failing at once, and use WAL so readers never block the writer.
-    # SQLITE_BUSY_TIMEOUT (seconds): how long a connection waits for another's write lock before
-    # failing with "database is locked" (an OperationalError: retried as a transient fault).
-    sqlite_busy_timeout = env.float("SQLITE_BUSY_TIMEOUT", default=30.0)
-    # Django's SQLite backend, waiting for the write lock by short polls (see its docstring).
-    DATABASES["default"]["ENGINE"] = "project.db.backends.sqlite3"
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": sqlite_busy_timeout,
-        "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-            f"PRAGMA busy_timeout={round(sqlite_busy_timeout * 1000)};"
-        ),
-    }
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's PostgreSQL backend with django-prometheus' counters of connections, statements,
-    # their durations and errors (django_db_*); the SQLite backend above counts them itself.
-    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
-# Persistent connections, in web and worker processes alike (see project/celery.py for the
-# workers): opening one per request or per handled message costs more than the work itself on
-# the hot path (a new backend process on PostgreSQL, the PRAGMAs on SQLite).
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# One database for everything (DATABASE_URL), or a database per domain: DATABASE_URL_<LABEL>
+# (DATABASE_URL_ORDERS, DATABASE_URL_INVENTORY...) gives that domain app its own, under the alias
+# of its label; project/db/router.py sends its models and its messaging rows there. Django's own
+# apps (auth, sessions, admin, tokens, the cache table) stay in the default database.
+# `users` is the exception: it owns Django's auth user (a profile's email change and the auth
+# user's commit together), so it lives in the default database and DATABASE_URL_USERS is refused.
+DOMAINS_IN_DEFAULT_DATABASE = ["users"]
+
+
+def _database(url_variable: str, default: str | None = None) -> dict:
+    """A DATABASES entry from the URL in ``url_variable``, with this project's connection options."""
+    database = env.db(url_variable, default=default)
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        # Concurrent workers on one SQLite file: take the write lock at BEGIN (IMMEDIATE) so a
+        # read-then-write transaction cannot deadlock on lock upgrade, wait for the lock instead of
+        # failing at once, and use WAL so readers never block the writer.
+        # SQLITE_BUSY_TIMEOUT (seconds): how long a connection waits for another's write lock before
+        # failing with "database is locked" (an OperationalError: retried as a transient fault).
+        sqlite_busy_timeout = env.float("SQLITE_BUSY_TIMEOUT", default=30.0)
+        # Django's SQLite backend, waiting for the write lock by short polls (see its docstring).
+        database["ENGINE"] = "project.db.backends.sqlite3"
+        database["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": sqlite_busy_timeout,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                f"PRAGMA busy_timeout={round(sqlite_busy_timeout * 1000)};"
+            ),
+        }
+        Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    elif database["ENGINE"] == "django.db.backends.postgresql":
+        # Django's PostgreSQL backend with django-prometheus' counters of connections, statements,
+        # their durations and errors (django_db_*); the SQLite backend above counts them itself.
+        database["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    # Persistent connections, in web and worker processes alike (see project/celery.py for the
+    # workers): opening one per request or per handled message costs more than the work itself on
+    # the hot path (a new backend process on PostgreSQL, the PRAGMAs on SQLite).
+    database.setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    database["CONN_HEALTH_CHECKS"] = True
+    return database
+
+
+DATABASES = {"default": _database("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+for _label in DOMAIN_APPS:
+    if not env.str(f"DATABASE_URL_{_label.upper()}", default=""):
+        continue
+    if _label in DOMAINS_IN_DEFAULT_DATABASE:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL_{_label.upper()} is set, but {_label} owns Django's auth user and lives in the default "
+            "database: set DATABASE_URL for it instead (docs/operations.md#a-database-per-domain)."
+        )
+    DATABASES[_label] = _database(f"DATABASE_URL_{_label.upper()}")
+# Each domain app's models (and its messaging rows) on its own alias; Django's apps on default.
+DATABASE_ROUTERS = ["project.db.router.DomainRouter"]
 # Workers check a connection's health (CONN_HEALTH_CHECKS) only before the first task after this
 # many idle seconds, not before every task (project/celery.py says why).
 DB_HEALTH_CHECK_AFTER_IDLE = env.float("DB_HEALTH_CHECK_AFTER_IDLE", default=5.0)

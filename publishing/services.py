@@ -14,9 +14,14 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 
+from project.messaging import database_for
 from publishing.models import PublicArticle
 
 logger = logging.getLogger(__name__)
+
+# The database this domain's rows and its inbox live in (its own, or the default): every
+# service's transaction runs there, with the handler's inbox record.
+DATABASE = database_for("publishing")
 
 
 def _held_for_update(article_id: UUID) -> PublicArticle | None:
@@ -30,7 +35,7 @@ def _apply_if_newer(*, article_id: UUID, revision: int, create: dict[str, Any], 
     held = _held_for_update(article_id)
     if held is None:
         try:
-            with transaction.atomic():  # savepoint: another worker may insert the first copy
+            with transaction.atomic(using=DATABASE):  # savepoint: another worker may insert the first copy
                 PublicArticle.objects.create(article_id=article_id, revision=revision, **create)
             return True
         except IntegrityError:
@@ -49,7 +54,7 @@ def _apply_if_newer(*, article_id: UUID, revision: int, create: dict[str, Any], 
     return True
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def public_article_show(
     *,
     article_id: UUID,
@@ -84,7 +89,7 @@ def public_article_show(
     return _apply_if_newer(article_id=article_id, revision=revision, create=create, update={**content, **given})
 
 
-@transaction.atomic(savepoint=False)  # a handler's: joins its transaction, see messaging.md
+@transaction.atomic(using=DATABASE, savepoint=False)  # a handler's: joins its transaction, see messaging.md
 def public_article_withdraw(*, article_id: UUID, slug: str, revision: int, changed_at: datetime) -> bool:
     """Take the article off the public side, if this revision is newer than the copy held.
 

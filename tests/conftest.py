@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from project.messaging.models import DeadLetter
 from project.messaging.outbox import relay
@@ -45,9 +45,28 @@ def wait_until(
 _deselected_for_the_broker: list[str] = []
 
 
+def _on_every_database(items: list[pytest.Item]) -> None:
+    """With domains on databases of their own (DATABASE_URL_<LABEL>), a test that uses the
+    database uses all of them: its services write to their app's database, not the default."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        marker = item.get_closest_marker("django_db")
+        if marker is None and not {"db", "transactional_db"} & set(fixtures):
+            continue
+        kwargs = dict(marker.kwargs) if marker is not None else {}
+        if marker is not None and marker.args:
+            kwargs.setdefault("transaction", marker.args[0])
+        if "transactional_db" in fixtures:
+            kwargs["transaction"] = True
+        kwargs.setdefault("databases", "__all__")
+        item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``rabbitmq`` need RabbitMQ as the run's broker: on Redis they are deselected
     (and counted in the summary), not skipped one by one."""
+    if set(settings.DATABASES) - {"default", "elsewhere"}:  # "elsewhere": the acknowledgement tests' own
+        _on_every_database(items)
     if settings.MESSAGING_BROKER == "rabbitmq":
         return
     kept = [item for item in items if item.get_closest_marker("rabbitmq") is None]
@@ -151,16 +170,32 @@ def clean_broker(broker: redis.Redis) -> redis.Redis:
     return broker
 
 
-def test_database_url() -> str:
+def test_database_url(alias: str = DEFAULT_DB_ALIAS) -> str:
     """The URL of the database pytest-django created, for worker subprocesses to share it."""
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
+    s = connections[alias].settings_dict
+    if connections[alias].vendor == "sqlite":
         return f"sqlite:///{Path(s['NAME']).resolve()}"
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 test_database_url.__test__ = False  # type: ignore[attr-defined]
+
+
+def test_database_env() -> dict[str, str]:
+    """DATABASE_URL, and DATABASE_URL_<LABEL> for each domain with a database of its own: the
+    test databases, for a subprocess (a worker, a command) to use the ones this run made."""
+    return {
+        "DATABASE_URL": test_database_url(),
+        **{
+            f"DATABASE_URL_{alias.upper()}": test_database_url(alias)
+            for alias in settings.DATABASES
+            if alias != DEFAULT_DB_ALIAS and alias in settings.DOMAIN_APPS
+        },
+    }
+
+
+test_database_env.__test__ = False  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -251,7 +286,7 @@ def worker_factory(
         worker_env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": test_database_url(),
+            **test_database_env(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             # The cache: the broker's Redis, or with RabbitMQ the database's table.
             **({"REDIS_URL": settings.CELERY_BROKER_URL} if settings.MESSAGING_BROKER == "redis" else {}),

@@ -58,9 +58,18 @@ MESSAGING_RETRY_BACKOFF_MAX = env.float("MESSAGING_RETRY_BACKOFF_MAX", default=1
 # Where the test-only handlers keep state that must survive a rolled-back transaction.
 TESTAPP_STATE_DIR = env.str("TESTAPP_STATE_DIR", default=str(VAR_DIR / "testapp-state"))
 
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # A file, not the in-memory default, so worker subprocesses can share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(VAR_DIR / "test.sqlite3"))}
+_sqlite_test_name = env.str("SQLITE_TEST_NAME", default=str(VAR_DIR / "test.sqlite3"))
+for _alias, _database in DATABASES.items():
+    if _database["ENGINE"].endswith("sqlite3"):
+        # A file, not the in-memory default, so worker subprocesses can share the test database;
+        # a domain with a database of its own (DATABASE_URL_<LABEL>) gets a file of its own beside it.
+        _name = (
+            _sqlite_test_name if _alias == "default" else _sqlite_test_name.replace(".sqlite3", f"-{_alias}.sqlite3")
+        )
+        _database["TEST"] = {"NAME": _name}
+    elif _alias != "default":
+        # pytest-django names each test database test_<NAME> (suffixed per xdist worker).
+        _database.setdefault("TEST", {})
 
 # --- A second database: a consumer on a database of its own (acknowledgements) ---------------
 # Nothing is routed to it unless a test installs tests.testapp.routers.TestappElsewhere
@@ -68,7 +77,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # only the tests that name it create it. TEST_ELSEWHERE_DATABASE_NAME: the database a worker
 # subprocess uses for it (the one pytest-django created). (The split-db settings may bring
 # per-domain aliases of their own; this one stays test-only.)
-DATABASES["elsewhere"] = {**DATABASES["default"]}
+DATABASES["elsewhere"] = {**DATABASES["default"], "TEST": {}}
 if env.str("TEST_ELSEWHERE_DATABASE_NAME", default=""):
     DATABASES["elsewhere"]["NAME"] = env.str("TEST_ELSEWHERE_DATABASE_NAME")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from pydantic import ValidationError as PayloadError
 
 from project.errors import DomainError
-from project.messaging import publish
+from project.messaging import database_for, publish
 from users.events import (
     EmailPreferences,
     UserDisplayNameChanged,
@@ -24,6 +24,10 @@ from users.events import (
     UserRegistered,
 )
 from users.models import UserProfile
+
+# The database this domain's rows and its outbox live in (its own, or the default): every
+# service's transaction runs there, so that what it publishes commits with what it changes.
+DATABASE = database_for("users")
 
 Errors = dict[str, list[str]]
 
@@ -94,7 +98,7 @@ def _create_profile(*, user, display_name: str, preferences: EmailPreferences) -
     return profile
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def user_register(
     *,
     username: str,
@@ -131,7 +135,7 @@ def user_register(
     if errors:
         raise UserInputError(errors)
     try:
-        with transaction.atomic():
+        with transaction.atomic(using=DATABASE):
             user = User.objects.create_user(username=username, email=email, password=password)
     except IntegrityError:
         # Lost a race with a concurrent registration of the same username.
@@ -139,7 +143,7 @@ def user_register(
     return _create_profile(user=user, display_name=display_name, preferences=preferences or EmailPreferences())
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def user_profile_ensure(
     *, user_id: int, display_name: str = "", preferences: EmailPreferences | None = None
 ) -> tuple[UserProfile, bool]:
@@ -166,7 +170,7 @@ def _locked_profile(user_id: int) -> UserProfile:
     return profile
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def user_preferences_change(
     *,
     user_id: int,
@@ -232,7 +236,7 @@ def _rename(profile: UserProfile, display_name: str) -> None:
         )
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def user_email_change(*, user_id: int, email: str) -> UserProfile:
     """Change the user's email; publishes UserEmailChanged with the bumped version.
 
@@ -244,7 +248,7 @@ def user_email_change(*, user_id: int, email: str) -> UserProfile:
     return profile
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic(using=DATABASE, durable=True)
 def user_profile_update(*, user_id: int, display_name: str | None = None, email: str | None = None) -> UserProfile:
     """Change the display name and/or the email (None keeps the current value).
 

@@ -4,7 +4,8 @@ A domain app imports only this package (``from project.messaging import Event, p
 never one of its modules (``lint-imports``: domain apps use the messaging layer's public API):
 
 - declaring messages: ``Event``, ``Command``, ``message_type``, and the ``Envelope`` they travel in;
-- publishing them in the service's transaction: ``publish``, ``publish_many``;
+- publishing them in the service's transaction: ``publish``, ``publish_many``, and the database
+  that transaction runs on: ``database_for(app_label)`` (``transaction.atomic(using=...)``);
 - handling them: ``DomainAppConfig`` (subscribes the app's ``handlers.SUBSCRIPTIONS``),
   ``current_envelope``, the errors a handler raises (``PermanentError``, ``RetryableError``);
 - the correlation of what one request or chain publishes: ``correlation``, ``current_correlation_id``,
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from project.messaging.contract.context import correlation, current_correlation_id, current_envelope
 from project.messaging.contract.errors import PermanentError, RetryableError
 from project.messaging.contract.events import Command, Envelope, Event, message_type
+from project.messaging.registry.databases import database_for
 from project.messaging.registry.domain_apps import DomainAppConfig
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ __all__ = [
     "correlation",
     "current_correlation_id",
     "current_envelope",
+    "database_for",
     "first_correlation_id",
     "first_event_origin",
     "merge_timelines",

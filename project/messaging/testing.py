@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -50,21 +50,25 @@ class Handled:
 class TestBus:
     __test__ = False  # not a pytest test class
 
-    using: str = DEFAULT_DB_ALIAS
+    # One database's outbox, or (None) every database's, as the relays of all domains would.
+    using: str | None = None
     log: list[Handled] = field(default_factory=list)
 
     def take_pending(self) -> list[DeliveryAttempt]:
         """Claim every pending delivery, as the relay would, and return it as it would travel."""
-        deliveries = list(
-            Delivery.objects.using(self.using)
-            .filter(status=Delivery.Status.PENDING)
-            .select_related("event")
-            .order_by("id")
-        )
-        Delivery.objects.using(self.using).filter(pk__in=[d.pk for d in deliveries]).update(
-            status=Delivery.Status.SENT, last_sent_at=timezone.now()
-        )
-        return [DeliveryAttempt(**json.loads(json.dumps(delivery_message(d)))) for d in deliveries]
+        attempts: list[DeliveryAttempt] = []
+        for alias in [self.using] if self.using else messaging_databases():
+            deliveries = list(
+                Delivery.objects.using(alias)
+                .filter(status=Delivery.Status.PENDING)
+                .select_related("event")
+                .order_by("id")
+            )
+            Delivery.objects.using(alias).filter(pk__in=[d.pk for d in deliveries]).update(
+                status=Delivery.Status.SENT, last_sent_at=timezone.now()
+            )
+            attempts.extend(DeliveryAttempt(**json.loads(json.dumps(delivery_message(d)))) for d in deliveries)
+        return attempts
 
     def deliver(self, attempt: DeliveryAttempt) -> Result:
         """Deliver one message; transient failures are retried at once until they stop."""
@@ -122,7 +126,7 @@ class TestBus:
 
 
 @contextmanager
-def test_bus(using: str = DEFAULT_DB_ALIAS) -> Iterator[TestBus]:
+def test_bus(using: str | None = None) -> Iterator[TestBus]:
     """Route publishing to a TestBus: nothing is sent to a broker after commit."""
     with override_settings(MESSAGING_SEND_ON_COMMIT=False):
         yield TestBus(using=using)

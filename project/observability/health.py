@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from health_check.base import HealthCheck
+from health_check.checks import Database
 from health_check.exceptions import ServiceUnavailable, ServiceWarning
 from health_check.views import HealthCheckView
 from kombu import Connection
@@ -133,8 +135,8 @@ class ProjectionRebuilds(HealthCheck):
             )
 
 
+# Besides one health_check.checks.Database per configured database (HealthView.get_checks).
 CHECKS = (
-    "health_check.checks.Database",
     Broker,
     WorkersPerQueue,
     OutboxLag,
@@ -158,6 +160,13 @@ class HealthView(HealthCheckView):
     (django-health-check's own answer is 500)."""
 
     checks = CHECKS
+
+    def get_checks(self) -> Iterator[HealthCheck]:
+        # Every database answers, each through its own connection: with a database per domain,
+        # one domain's being down is named here while the others' keep working.
+        for alias in settings.DATABASES:
+            yield Database(alias=alias)
+        yield from super().get_checks()
 
     async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if await may_see_health_details(request):

@@ -8,10 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 from celery.signals import task_postrun, task_prerun
-from django.db import connection
+from django.db import connections
 
 from orders.models import Order
 from project import celery as worker_hooks
+from project.messaging.registry.databases import database_for
+
+# The connection the tasks below use (their queries are orders'), whether or not orders has a
+# database of its own.
+connection = connections[database_for("orders")]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

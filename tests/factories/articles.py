@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from articles.models import Article
+from project.messaging import database_for
 
 
 class AuthorFactory(factory.django.DjangoModelFactory):
@@ -27,6 +28,7 @@ class AuthorFactory(factory.django.DjangoModelFactory):
 class ArticleFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Article
+        database = database_for("articles")
 
     class Params:
         author = None  # an auth user; sets author_id and author_name

@@ -7,11 +7,13 @@ import uuid
 import factory
 
 from inventory.models import Reservation, StockAdjustment, StockItem
+from project.messaging import database_for
 
 
 class StockItemFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = StockItem
+        database = database_for("inventory")
         django_get_or_create = ("sku",)
 
     sku = factory.Iterator(["CRUNCHY-ARMCHAIR", "WOBBLY-TABLE", "SHINY-LAMP", "RARE-VASE", "SQUEAKY-CHAIR"])
@@ -23,6 +25,7 @@ class StockItemFactory(factory.django.DjangoModelFactory):
 class ReservationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Reservation
+        database = database_for("inventory")
 
     order_id = factory.LazyFunction(uuid.uuid4)
     line_id = factory.LazyFunction(uuid.uuid4)
@@ -34,6 +37,7 @@ class ReservationFactory(factory.django.DjangoModelFactory):
 class StockAdjustmentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = StockAdjustment
+        database = database_for("inventory")
 
     sku = "CRUNCHY-ARMCHAIR"
     delta = 5

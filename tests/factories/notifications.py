@@ -11,6 +11,7 @@ import factory
 from django.utils import timezone
 
 from notifications.models import Notification, Recipient
+from project.messaging import database_for
 
 
 class RecipientFactory(factory.django.DjangoModelFactory):
@@ -18,6 +19,7 @@ class RecipientFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Recipient
+        database = database_for("notifications")
         django_get_or_create = ("user_id",)
 
     user_id = factory.Sequence(lambda n: 7000 + n)
@@ -35,6 +37,7 @@ class RecipientFactory(factory.django.DjangoModelFactory):
 class NotificationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Notification
+        database = database_for("notifications")
 
     class Params:
         sent = factory.Trait(status=Notification.Status.SENT, sent_at=factory.LazyFunction(timezone.now))

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from orders.models import KnownProduct, Order, OrderLine, OrderSaga, SagaStep
+from project.messaging import database_for
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -31,6 +32,7 @@ class StaffFactory(CustomerFactory):
 class OrderFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Order
+        database = database_for("orders")
 
     customer_id = factory.LazyFunction(lambda: CustomerFactory().pk)
     status = Order.Status.RESERVING
@@ -40,6 +42,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
 class OrderLineFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = OrderLine
+        database = database_for("orders")
 
     order = factory.SubFactory(OrderFactory)
     position = factory.Sequence(lambda n: n + 1)
@@ -51,6 +54,7 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
 class OrderSagaFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = OrderSaga
+        database = database_for("orders")
 
     order = factory.SubFactory(OrderFactory)
     deadline_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=2))
@@ -59,6 +63,7 @@ class OrderSagaFactory(factory.django.DjangoModelFactory):
 class SagaStepFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = SagaStep
+        database = database_for("orders")
 
     order = factory.SubFactory(OrderFactory)
     action = SagaStep.Action.RESERVE
@@ -68,6 +73,7 @@ class SagaStepFactory(factory.django.DjangoModelFactory):
 class KnownProductFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = KnownProduct
+        database = database_for("orders")
         django_get_or_create = ("sku",)
 
     sku = "CRUNCHY-ARMCHAIR"

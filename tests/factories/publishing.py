@@ -12,6 +12,7 @@ import factory
 from django.utils import timezone
 
 from articles.events import ArticlePublished, ArticleRevised, ArticleUnpublished
+from project.messaging import database_for
 from publishing.models import PublicArticle
 
 WOBBLY_TABLE_ID = uuid.UUID("00000000-0000-4000-8000-00000000a11e")
@@ -57,6 +58,7 @@ class ArticleUnpublishedFactory(factory.Factory):
 class PublicArticleFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = PublicArticle
+        database = database_for("publishing")
 
     article_id = factory.LazyFunction(uuid.uuid4)
     slug = factory.Sequence(lambda n: f"the-shiny-lamp-{n}")

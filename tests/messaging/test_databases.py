@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.test import override_settings
 
 from project.messaging.registry.databases import database_for, messaging_databases
@@ -16,10 +17,12 @@ class PublishingElsewhere:
         return "publishing_db" if model._meta.app_label == "publishing" else None
 
 
-def test_every_app_is_on_the_default_database_without_a_router() -> None:
-    assert database_for("orders") == "default"
+def test_an_app_is_on_its_own_database_when_it_has_one_and_on_the_default_otherwise() -> None:
+    # With no DATABASE_URL_<LABEL> set (the single database), every answer is "default".
+    for label in ("orders", "inventory", "notifications", "articles", "publishing"):
+        assert database_for(label) == (label if label in settings.DATABASES else "default")
     assert database_for("messaging") == "default"
-    assert messaging_databases() == ["default"]
+    assert messaging_databases() == ["default", *sorted(set(settings.DATABASES) - {"default"})]
 
 
 def test_an_app_the_router_moves_takes_its_messaging_rows_and_the_readers_along() -> None:

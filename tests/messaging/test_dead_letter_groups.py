@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 from django.apps import apps
 from django.core.management import call_command
-from django.db import connection
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.inbox.consumer import Outcome, process
 from project.messaging.models import DeadLetter
 from project.messaging.operations.selectors import dead_letter_groups
+from project.messaging.registry.databases import messaging_databases
 from project.messaging.testing import TestBus
 from tests.testapp.services import tally_ping
 
@@ -48,6 +49,11 @@ def envelope(event_type: str, producer: str, aggregate_type: str, payload: dict)
     }
 
 
+def all_letters() -> list[DeadLetter]:
+    """Every dead letter, from each database that holds some (a consumer's letters are in its own)."""
+    return [letter for alias in messaging_databases() for letter in DeadLetter.objects.using(alias).order_by("id")]
+
+
 def deliver(handler: str, raw: dict) -> None:
     assert process(DeliveryAttempt(envelope=raw, handler=handler)).outcome is Outcome.DEAD_LETTERED
 
@@ -69,7 +75,7 @@ def mixed_letters(db: None) -> dict[str, list[DeadLetter]]:
         deliver(SAGA_HANDLER, stock_reserved_with_a_bad_order_id())
     for _ in range(3):
         deliver(RESERVATION_HANDLER, reserve_stock_with_a_negative_quantity())
-    letters = list(DeadLetter.objects.order_by("id"))
+    letters = all_letters()
     assert {letter.error_type for letter in letters} == {"project.messaging.contract.errors.InvalidPayload"}
     return {
         SAGA_HANDLER: [letter for letter in letters if letter.handler == SAGA_HANDLER],
@@ -104,11 +110,9 @@ def test_replaying_one_group_from_the_admin_replays_only_its_letters(mixed_lette
 
     response = admin_client.post(f"/admin/messaging/deadletter/groups/{reservation.fingerprint}/replay/", follow=True)
     assert "Replay sent for 3 dead letter(s)" in response.content.decode()
-    statuses = dict(DeadLetter.objects.values_list("handler", "status").distinct())
-    by_handler = {
-        handler: set(DeadLetter.objects.filter(handler=handler).values_list("status", "replay_count"))
-        for handler in statuses
-    }
+    by_handler: dict[str, set[tuple[str, int]]] = {}
+    for letter in all_letters():
+        by_handler.setdefault(letter.handler, set()).add((letter.status, letter.replay_count))
     assert by_handler == {RESERVATION_HANDLER: {("replaying", 1)}, SAGA_HANDLER: {("dead", 0)}}
 
 
@@ -129,11 +133,11 @@ def test_the_data_migration_gives_stored_letters_the_fingerprints_new_failures_g
     tally_ping(key="GRUMPY-GOOSE", amount=1, behaviour="permanent")  # a handler's own refusal: by its frame
     tally_ping(key="BUGGY-BADGER", amount=1, behaviour="bug")
     bus.drain()
-    live = dict(DeadLetter.objects.values_list("id", "fingerprint"))
+    live = {(letter._state.db, letter.pk): letter.fingerprint for letter in all_letters()}
     assert len(set(live.values())) == 4
-    DeadLetter.objects.update(fingerprint="stale")  # as stored before the migration
-
     migration = importlib.import_module("project.messaging.migrations.0003_dead_letter_fingerprint_by_cause")
-    migration.recompute(apps, SimpleNamespace(connection=connection))  # all it reads of the schema editor
+    for alias in messaging_databases():  # the migration runs on each database
+        DeadLetter.objects.using(alias).update(fingerprint="stale")  # as stored before the migration
+        migration.recompute(apps, SimpleNamespace(connection=connections[alias]))  # all it reads of the schema editor
 
-    assert dict(DeadLetter.objects.values_list("id", "fingerprint")) == live
+    assert {(letter._state.db, letter.pk): letter.fingerprint for letter in all_letters()} == live

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from project.messaging.contract.events import registered_types
 from project.messaging.models import OutboxEvent
 from project.messaging.operations.catalog import catalog_entries
+from project.messaging.registry.databases import messaging_databases
 from project.messaging.registry.routing import all_subscriptions
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
@@ -106,7 +107,7 @@ def test_real_envelopes_match_the_documented_schemas(asyncapi: dict, bus: TestBu
 
     payload_schemas = {entry.type_name: entry.payload_schema() for entry in catalog_entries(apps=settings.DOMAIN_APPS)}
     seen = set()
-    for event in OutboxEvent.objects.all():
+    for event in (e for alias in messaging_databases() for e in OutboxEvent.objects.using(alias)):
         envelope = event.envelope().to_json()
         jsonschema.validate(envelope["payload"], payload_schemas[event.event_type])  # as in events.md
         # The AsyncAPI message's payload (an allOf of refs), resolved within the document itself.

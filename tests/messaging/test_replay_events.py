@@ -22,7 +22,7 @@ from project.messaging.operations import selectors
 from project.messaging.outbox.publish import publish
 from project.messaging.registry import projections
 from project.messaging.testing import TestBus
-from tests.conftest import REPO, test_database_url, wait_until
+from tests.conftest import REPO, test_database_env, wait_until
 from tests.notifications.helpers import register
 from tests.testapp import handlers as testapp_handlers
 from tests.testapp.events import Pinged
@@ -290,7 +290,7 @@ def test_a_rebuild_killed_hard_in_another_process_resumes_to_the_table_an_uninte
     bus.drain()
     built_live = recipients()
     command = [sys.executable, "manage.py", "replay_events", "--projection", "notifications.recipients"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": test_database_url()}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **test_database_env()}
     rebuild = subprocess.Popen(
         [*command, "--from-scratch", "--batch-size", "1"],
         cwd=REPO,

@@ -14,6 +14,7 @@ from orders.models import Order
 from orders.services import LineInput, order_place
 from project.messaging.models import DeadLetter, OutboxEvent
 from project.messaging.operations.selectors import correlation_timeline, merge_timelines
+from project.messaging.registry.databases import database_for
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import CustomerFactory, KnownProductFactory, StaffFactory
@@ -34,7 +35,11 @@ def confirmed_order(bus: TestBus) -> Order:
 
 
 def placed_correlation(order: Order) -> uuid.UUID:
-    return OutboxEvent.objects.get(event_type="orders.OrderPlaced", aggregate_id=str(order.pk)).correlation_id
+    return (
+        OutboxEvent.objects.using(database_for("orders"))
+        .get(event_type="orders.OrderPlaced", aggregate_id=str(order.pk))
+        .correlation_id
+    )
 
 
 def test_the_timeline_of_a_placement_tells_the_whole_chain_in_time_order(confirmed_order: Order) -> None:
@@ -53,7 +58,9 @@ def test_the_timeline_of_a_placement_tells_the_whole_chain_in_time_order(confirm
 
 
 def test_a_dead_letter_under_the_correlation_shows_its_error_attempts_and_replays(confirmed_order: Order) -> None:
-    letter = DeadLetter.objects.get(handler="notifications.tell_customer_order_confirmed")
+    letter = DeadLetter.objects.using(database_for("notifications")).get(
+        handler="notifications.tell_customer_order_confirmed"
+    )
     entries = correlation_timeline(placed_correlation(confirmed_order))
     row = next(e for e in entries if e.kind == "dead_letter")
     assert (row.ref, row.status, row.attempts, row.replays) == (str(letter.pk), "dead", 3, 0)
@@ -74,7 +81,7 @@ def test_the_admin_shows_a_correlation_timeline_linked_from_events_and_dead_lett
 ) -> None:
     correlation_id = placed_correlation(confirmed_order)
     url = f"/admin/messaging/outboxevent/correlations/{correlation_id}/timeline/"
-    assert url in admin_client.get("/admin/messaging/outboxevent/").content.decode()
+    assert url in admin_client.get(f"/admin/messaging/outboxevent/?db={database_for('orders')}").content.decode()
     assert url in admin_client.get("/admin/messaging/deadletter/").content.decode()
     page = admin_client.get(url)
     assert page.status_code == 200

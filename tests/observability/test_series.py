@@ -24,7 +24,7 @@ from project.messaging import metrics
 from project.messaging.contract.events import registered_types
 from project.messaging.inbox.consumer import Outcome
 from project.messaging.registry.routing import all_subscriptions
-from tests.conftest import REPO, test_database_url
+from tests.conftest import REPO, test_database_env
 
 # The scraped process reads the test database (only reads: the test's open transaction is no bother).
 pytestmark = pytest.mark.django_db
@@ -77,7 +77,7 @@ def scrape_a_fresh_process(tmp_path: Path, *, multiprocess: bool) -> dict[str, M
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": test_database_url(),
+        **test_database_env(),
         "REDIS_URL": settings.CELERY_BROKER_URL,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
     }

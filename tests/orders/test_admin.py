@@ -11,6 +11,7 @@ from inventory.models import StockItem
 from orders.models import Order
 from orders.services import LineInput, order_place
 from project.messaging.models import OutboxEvent
+from project.messaging.registry.databases import database_for
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import KnownProductFactory
@@ -69,4 +70,8 @@ def test_adding_a_product_in_the_admin_creates_it_through_the_service(admin_user
     assert response.status_code == 302, response.content.decode()[:500]
     item = StockItem.objects.get(sku="CRUNCHY-ARMCHAIR")
     assert (item.on_hand, item.reserved) == (4, 0)
-    assert OutboxEvent.objects.filter(event_type="inventory.ProductAdded", aggregate_id="CRUNCHY-ARMCHAIR").exists()
+    assert (
+        OutboxEvent.objects.using(database_for("inventory"))
+        .filter(event_type="inventory.ProductAdded", aggregate_id="CRUNCHY-ARMCHAIR")
+        .exists()
+    )

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from orders.models import Order
 from project.messaging.models import OutboxEvent
+from project.messaging.registry.databases import database_for
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import CustomerFactory, KnownProductFactory, OrderFactory, StaffFactory
@@ -46,7 +47,7 @@ def test_placing_an_order_answers_201_and_starts_reserving(client: APIClient, al
         "20.00",
         "reserving",
     )
-    assert OutboxEvent.objects.filter(event_type="inventory.ReserveStock").count() == 1
+    assert OutboxEvent.objects.using(database_for("orders")).filter(event_type="inventory.ReserveStock").count() == 1
 
 
 def test_a_retried_post_with_the_same_idempotency_key_returns_the_original_order(client: APIClient, bus) -> None:
@@ -131,7 +132,7 @@ def test_bad_input_gets_a_400_naming_the_field_and_changes_nothing(client: APICl
     errors = response.json()["errors"]
     assert message in str(errors), errors
     assert f"'{field}'" in str(errors) or field in errors
-    assert not Order.objects.exists() and not OutboxEvent.objects.exists()
+    assert not Order.objects.exists() and not OutboxEvent.objects.using(database_for("orders")).exists()
 
 
 def test_duplicate_skus_in_one_order_are_refused(client: APIClient) -> None:
@@ -153,7 +154,7 @@ def test_an_unknown_sku_is_a_400_naming_it_and_changes_nothing(client: APIClient
     response = client.post("/api/orders/", {"lines": lines}, format="json")
     assert response.status_code == 400
     assert response.json()["errors"] == {"lines": ["Unknown sku: GHOST-SOFA."]}
-    assert not Order.objects.exists() and not OutboxEvent.objects.exists()
+    assert not Order.objects.exists() and not OutboxEvent.objects.using(database_for("orders")).exists()
 
 
 def test_anonymous_requests_are_refused() -> None:

@@ -6,16 +6,18 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from project.messaging.registry.databases import database_for
 
 BEFORE, AFTER = [("orders", "0002_saga_step_operator_action")], [("orders", "0003_saga_ending")]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_existing_sagas_keep_what_their_compensation_ends_in() -> None:
-    executor = MigrationExecutor(connection)
+    executor = MigrationExecutor(connections[database_for("orders")])
     executor.migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps
     Order, OrderSaga = old.get_model("orders", "Order"), old.get_model("orders", "OrderSaga")
@@ -36,12 +38,12 @@ def test_existing_sagas_keep_what_their_compensation_ends_in() -> None:
             order=order, state=state, outcome=outcome, deadline_at=timezone.now() + timedelta(minutes=1)
         )
         ids[(state, outcome)] = order.pk
-    executor = MigrationExecutor(connection)
+    executor = MigrationExecutor(connections[database_for("orders")])
     executor.migrate(AFTER)
     new = executor.loader.project_state(AFTER).apps.get_model("orders", "OrderSaga")
     try:
         for key, ending in rows.items():
             assert new.objects.get(order_id=ids[key]).ending == ending, key
     finally:
-        executor = MigrationExecutor(connection)
+        executor = MigrationExecutor(connections[database_for("orders")])
         executor.migrate(executor.loader.graph.leaf_nodes())

@@ -19,6 +19,7 @@ from orders.selectors import order_correlation_id, order_timeline
 from orders.services import LineInput, OrderError, order_place, order_saga_compensate, order_saga_retry_step
 from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.models import OutboxEvent
+from project.messaging.registry.databases import database_for
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import CustomerFactory, KnownProductFactory, StaffFactory
@@ -103,7 +104,7 @@ def test_compensating_now_releases_what_is_held_and_fails_with_the_operators_rea
     actions = list(order.saga_steps.values_list("action", "note"))
     assert ("operator", "warehouse flooded; giving up on this order (by olga)") in actions
     assert actions[-1] == ("fail", "warehouse flooded; giving up on this order")
-    assert OutboxEvent.objects.filter(event_type="orders.OrderFailed").count() == 1
+    assert OutboxEvent.objects.using(database_for("orders")).filter(event_type="orders.OrderFailed").count() == 1
 
 
 def test_operator_actions_refuse_what_the_saga_cannot_do(bus: TestBus, shelves) -> None:
@@ -123,7 +124,9 @@ def test_commands_sent_by_an_operator_join_the_orders_correlation(bus: TestBus, 
     lose_pending(bus)
     order_saga_retry_step(order_id=order.pk, reason="lost", actor="olga")
     correlations = set(
-        OutboxEvent.objects.filter(event_type="inventory.ReserveStock").values_list("correlation_id", flat=True)
+        OutboxEvent.objects.using(database_for("orders"))
+        .filter(event_type="inventory.ReserveStock")
+        .values_list("correlation_id", flat=True)
     )
     assert correlations == {order_correlation_id(order.pk)}
 

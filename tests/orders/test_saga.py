@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from orders.services import LineInput, OrderError, order_cancel, order_place, or
 from orders.statemachine import order_status
 from project.messaging.models import OutboxEvent
 from project.messaging.outbox.publish import publish
+from project.messaging.registry.databases import database_for, messaging_databases
 from project.messaging.testing import TestBus
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import KnownProductFactory
@@ -35,7 +36,12 @@ def stock() -> dict[str, tuple[int, int]]:
 
 
 def published(event_type: str) -> list[dict]:
-    return list(OutboxEvent.objects.filter(event_type=event_type).values_list("payload", flat=True))
+    # Orders' events and commands are in orders' database, inventory's replies in inventory's.
+    return [
+        payload
+        for alias in messaging_databases()
+        for payload in OutboxEvent.objects.using(alias).filter(event_type=event_type).values_list("payload", flat=True)
+    ]
 
 
 @pytest.fixture
@@ -70,7 +76,7 @@ def test_each_reply_is_recorded_on_the_step_of_the_command_that_caused_it(bus: T
     for command in bus.take_pending():
         bus.deliver(command)
     replies = list(reversed(bus.take_pending()))  # in another order than the commands went out
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connections[database_for("orders")]) as queries:  # the saga's database
         for reply in replies:
             bus.deliver(reply)
     statements = [q["sql"] for q in queries.captured_queries]
@@ -83,8 +89,8 @@ def test_each_reply_is_recorded_on_the_step_of_the_command_that_caused_it(bus: T
     steps = order.saga_steps.filter(action__in=[SagaStep.Action.RESERVE, SagaStep.Action.COMMIT])
     assert steps.count() == 6
     for step in steps:
-        reply = OutboxEvent.objects.get(event_id=step.reply_id)
-        command = OutboxEvent.objects.get(event_id=step.command_id)
+        reply = OutboxEvent.objects.using(database_for("inventory")).get(event_id=step.reply_id)
+        command = OutboxEvent.objects.using(database_for("orders")).get(event_id=step.command_id)
         assert reply.causation_id == step.command_id
         assert reply.payload["line_id"] == command.payload["line_id"] == str(step.line_id)
 

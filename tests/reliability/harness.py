@@ -38,7 +38,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from project.messaging.broker import queue_states
 from tests.brokers import RabbitQueues
-from tests.conftest import REPO, WorkerProcess, purge_queues, queued_messages, test_database_url
+from tests.conftest import REPO, WorkerProcess, purge_queues, queued_messages, test_database_env
 
 # One worker per queue, as deployed (docs/operations.md); users and articles consume nothing today.
 QUEUES = ("orders", "inventory", "users", "notifications", "articles", "publishing", "messaging")
@@ -253,7 +253,7 @@ class System:
         self.env = {
             **os.environ,
             **BASE_ENV,
-            "DATABASE_URL": test_database_url(),
+            **test_database_env(),
             "CELERY_BROKER_URL": broker.url,
             # The cache: the suite's Redis, or on RabbitMQ the database's table.
             **({"REDIS_URL": broker.url} if isinstance(broker, OwnRedis) else {}),

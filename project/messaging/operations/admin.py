@@ -22,10 +22,10 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import escape, format_html
@@ -37,10 +37,53 @@ from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEv
 from project.messaging.operations import selectors, services
 from project.messaging.operations.permissions import timeline_for
 from project.messaging.operations.selectors import TimelineEntry
+from project.messaging.registry.databases import messaging_databases
+
+
+class DatabaseFilter(admin.SimpleListFilter):
+    """Which database's rows the list shows (``?db=<alias>``), when domains have databases of
+    their own: each list reads one database through its own connection, the default unless told."""
+
+    title = "database"
+    parameter_name = "db"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(alias, alias) for alias in messaging_databases()]
+
+    def has_output(self) -> bool:
+        return len(messaging_databases()) > 1  # nothing to choose with one database
+
+    def choices(self, changelist: Any) -> Any:
+        # No "All": rows of several databases cannot be listed (and paginated) as one queryset.
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": (self.value() or DEFAULT_DB_ALIAS) == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        alias = self.value()
+        return queryset.using(alias) if alias in messaging_databases() else queryset
 
 
 class ReadOnlyAdmin(DomainErrorAdmin):
     read_only_record = True  # a record of what happened: nothing on its page is edited
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        """The row of that id in the database the list showed (``db`` among the changelist's
+        filters), else the first database that has one."""
+        wanted = QueryDict(request.GET.get("_changelist_filters", "")).get("db") or request.GET.get("db")
+        aliases = messaging_databases()
+        for alias in ([wanted] if wanted in aliases else []) + aliases:
+            queryset = self.get_queryset(request).using(alias)
+            model = queryset.model
+            field = model._meta.pk if from_field is None else model._meta.get_field(from_field)
+            try:
+                return queryset.get(**{field.name: field.to_python(object_id)})
+            except (model.DoesNotExist, ValidationError, ValueError):
+                continue
+        return None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -139,13 +182,20 @@ class DeliveryInline(admin.TabularInline):
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdmin):
     list_display = ("event_type", "aggregate_type", "aggregate_id", "occurred_at", "correlation_id", "timeline")
-    list_filter = ("event_type", "producer")
+    list_filter = (DatabaseFilter, "event_type", "producer")
     search_fields = ("=event_id", "=correlation_id", "aggregate_id")
     date_hierarchy = "occurred_at"
     inlines = [DeliveryInline]
     exclude = ("payload",)
     readonly_fields = ("payload_json",)
     change_form_template = "admin/messaging/record_change_form.html"
+
+    def get_formset_kwargs(self, request: HttpRequest, obj: Any, inline: Any, prefix: str) -> dict[str, Any]:
+        # An event's deliveries are in the event's database (its producer's), not the default.
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if obj is not None and obj._state.db:
+            kwargs["queryset"] = kwargs["queryset"].using(obj._state.db)
+        return kwargs
 
     @admin.display(description="payload")
     def payload_json(self, event: OutboxEvent) -> str:
@@ -178,7 +228,7 @@ class OutboxEventAdmin(ReadOnlyAdmin):
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ("event", "handler", "status", "send_count", "last_sent_at", "processed_at")
-    list_filter = ("status", "queue", "handler")
+    list_filter = (DatabaseFilter, "status", "queue", "handler")
     search_fields = ("=event__event_id",)
     list_select_related = ("event",)
 
@@ -186,7 +236,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 @admin.register(InboxRecord)
 class InboxRecordAdmin(ReadOnlyAdmin):
     list_display = ("handler", "event_type", "event_id", "processed_at")
-    list_filter = ("handler",)
+    list_filter = (DatabaseFilter, "handler")
     search_fields = ("=event_id",)
 
 
@@ -209,7 +259,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     # Few, narrow columns: with Django's navigation and the filters beside it, the list has about
     # 630 px at a 1280 px window; names wrap after their dots, ids are cut (in full on hover).
     list_display = ("id", "delivery", "error", "status", "tries", "cause", "last_failed")
-    list_filter = ("status", "handler", "event_type", "permanent")
+    list_filter = (DatabaseFilter, "status", "handler", "event_type", "permanent")
     search_fields = ("=event_id", "=correlation_id", "=fingerprint", "error_message")
     actions = ["replay", "discard"]
     change_list_template = "admin/messaging/deadletter/change_list.html"
@@ -289,14 +339,14 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Replay selected dead letters", permissions=["change"])
     def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
-        self._replay(request, [letter.pk for letter in queryset])
+        self._replay(request, [letter.pk for letter in queryset], queryset.db)
 
     @admin.action(description="Discard selected dead letters (asks for a reason)", permissions=["change"])
     def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> HttpResponse | None:
         letters = list(queryset)
         form = DiscardForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            self._discard(request, [letter.pk for letter in letters], form.cleaned_data["reason"])
+            self._discard(request, [letter.pk for letter in letters], form.cleaned_data["reason"], queryset.db)
             return None
         return self._discard_page(request, letters, form, action_field=True)
 
@@ -338,17 +388,28 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     def replay_one_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._require_change(request)
-        self._replay(request, [pk])
-        return HttpResponseRedirect(reverse("admin:messaging_deadletter_change", args=[pk]))
+        letter = self.get_object(request, str(pk))
+        if letter is None:
+            raise Http404(f"No dead letter #{pk}.")
+        self._replay(request, [pk], letter._state.db)
+        return HttpResponseRedirect(self._change_url(letter))
 
     def discard_one_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._require_change(request)
-        letter = get_object_or_404(DeadLetter, pk=pk)
+        letter = self.get_object(request, str(pk))
+        if letter is None:
+            raise Http404(f"No dead letter #{pk}.")
         form = DiscardForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
-            self._discard(request, [letter.pk], form.cleaned_data["reason"])
-            return HttpResponseRedirect(reverse("admin:messaging_deadletter_change", args=[pk]))
+            self._discard(request, [letter.pk], form.cleaned_data["reason"], letter._state.db)
+            return HttpResponseRedirect(self._change_url(letter))
         return self._discard_page(request, [letter], form, action_field=False)
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        # The buttons of a letter's page name its database: ids are per database.
+        obj = kwargs.get("obj")
+        context["database"] = obj._state.db if obj is not None else DEFAULT_DB_ALIAS
+        return super().render_change_form(request, context, *args, **kwargs)
 
     # --- Helpers ------------------------------------------------------------------------------
 
@@ -356,11 +417,15 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
 
-    def _replay(self, request: HttpRequest, ids: list[int]) -> None:
+    @staticmethod
+    def _change_url(letter: DeadLetter) -> str:
+        return f"{reverse('admin:messaging_deadletter_change', args=[letter.pk])}?db={letter._state.db}"
+
+    def _replay(self, request: HttpRequest, ids: list[int], database: str) -> None:
         replayed = []
         for pk in ids:
             with self.refusal_reported(request, prefix=f"#{pk}: ", also=(DeadLetter.DoesNotExist,)):
-                replayed.append(services.dead_letter_replay(dead_letter_id=pk))
+                replayed.append(services.dead_letter_replay(dead_letter_id=pk, database=database))
         self._report_replays(request, replayed)
 
     def _report_replays(self, request: HttpRequest, letters: list[DeadLetter]) -> None:
@@ -369,11 +434,11 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         outcome = ", ".join(f"#{d.pk} {d.status} (replay {d.replay_count})" for d in letters)
         self.message_user(request, f"Replay sent for {len(letters)} dead letter(s): {outcome}.", messages.SUCCESS)
 
-    def _discard(self, request: HttpRequest, ids: list[int], reason: str) -> None:
+    def _discard(self, request: HttpRequest, ids: list[int], reason: str, database: str) -> None:
         done = []
         for pk in ids:
             with self.refusal_reported(request, prefix=f"#{pk}: ", also=(DeadLetter.DoesNotExist,)):
-                done.append(services.dead_letter_discard(dead_letter_id=pk, reason=reason).pk)
+                done.append(services.dead_letter_discard(dead_letter_id=pk, reason=reason, database=database).pk)
         if done:
             self.message_user(
                 request,

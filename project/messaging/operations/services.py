@@ -29,22 +29,29 @@ class DeadLetterStateError(DomainError):
     code = "dead-letter-state"
 
 
-def _dead_letter_db(dead_letter_id: int) -> str:
-    # A dead letter lives on its consumer's database; look on each until found.
+def _dead_letter_db(dead_letter_id: int, database: str | None) -> str:
+    # A dead letter lives on its consumer's database. Ids are per database (two databases may
+    # each have a #5): a caller that read the letter names its database; otherwise the first
+    # database that has one of that id.
+    if database is not None:
+        if database not in messaging_databases():
+            raise DeadLetter.DoesNotExist(f"No database {database!r} holds messaging rows.")
+        return database
     for alias in messaging_databases():
         if DeadLetter.objects.using(alias).filter(pk=dead_letter_id).exists():
             return alias
     raise DeadLetter.DoesNotExist(f"No dead letter #{dead_letter_id}.")
 
 
-def dead_letter_replay(*, dead_letter_id: int, inline: bool = False) -> DeadLetter:
+def dead_letter_replay(*, dead_letter_id: int, inline: bool = False, database: str | None = None) -> DeadLetter:
     """Send a dead letter's delivery to its handler again (after the operator fixed the cause).
 
     The replay goes through the handler's inbox, so a letter whose event was applied meanwhile
     changes nothing and is simply closed. With ``inline`` the handler runs in this process (for
     commands run by an operator); otherwise the message goes to the handler's queue after commit.
+    ``database``: the letter's database (ids are per database), when the caller knows it.
     """
-    using = _dead_letter_db(dead_letter_id)
+    using = _dead_letter_db(dead_letter_id, database)
     with transaction.atomic(using=using, durable=True):
         letter = DeadLetter.objects.using(using).select_for_update().get(pk=dead_letter_id)
         if letter.status in (DeadLetter.Status.RESOLVED, DeadLetter.Status.DISCARDED):
@@ -90,17 +97,17 @@ def dead_letter_replay_group(*, fingerprint: str, inline: bool = False) -> list[
     replayed = []
     for letter in letters:
         try:
-            replayed.append(dead_letter_replay(dead_letter_id=letter.pk, inline=inline))
+            replayed.append(dead_letter_replay(dead_letter_id=letter.pk, inline=inline, database=letter._state.db))
         except DeadLetterStateError:
             continue  # resolved or discarded meanwhile: nothing left to replay
     return replayed
 
 
-def dead_letter_discard(*, dead_letter_id: int, reason: str) -> DeadLetter:
+def dead_letter_discard(*, dead_letter_id: int, reason: str, database: str | None = None) -> DeadLetter:
     """Give up on a dead letter for a recorded reason. The row stays (until retention purges it)."""
     if not reason.strip():
         raise DeadLetterStateError("A reason is required to discard a dead letter.")
-    using = _dead_letter_db(dead_letter_id)
+    using = _dead_letter_db(dead_letter_id, database)
     with transaction.atomic(using=using, durable=True):
         letter = DeadLetter.objects.using(using).select_for_update().get(pk=dead_letter_id)
         if letter.status == DeadLetter.Status.RESOLVED:

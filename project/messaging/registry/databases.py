@@ -4,10 +4,10 @@ database per domain.
 Every messaging row is written to the database of the app it belongs to, as ``database_for``
 says: an event and its deliveries to the producer's (publish, the relay), an inbox record or a
 dead letter to the consumer's (the inbox), a projection's rebuild to its app's. Whatever reads
-them all (the sweep, the timeline, health, purges) goes over ``messaging_databases()``. Today
-every configuration has one database and both answer "default"; the issue that puts each domain
-on its own database makes them real (a router, and the messaging tables migrated on each of
-those databases) without changing the rest of the messaging layer.
+them all (the sweep, the timeline, health, purges) goes over ``messaging_databases()``. With one
+database both answer "default"; a domain given its own (``DATABASE_URL_<LABEL>``) is routed there
+by the project's router (project/db/router.py, which also migrates the messaging tables on every
+database), and these answers follow it.
 """
 
 from __future__ import annotations

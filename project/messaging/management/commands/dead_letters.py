@@ -57,9 +57,13 @@ class Command(DomainCommand):
         for letter in letters:
             with self.refusal_reported(prefix=f"#{letter.pk}: "):  # one refused letter does not stop the rest
                 if action == "replay":
-                    done = services.dead_letter_replay(dead_letter_id=letter.pk, inline=opts["inline"])
+                    done = services.dead_letter_replay(
+                        dead_letter_id=letter.pk, inline=opts["inline"], database=letter._state.db
+                    )
                 else:
-                    done = services.dead_letter_discard(dead_letter_id=letter.pk, reason=opts["reason"])
+                    done = services.dead_letter_discard(
+                        dead_letter_id=letter.pk, reason=opts["reason"], database=letter._state.db
+                    )
                 self.stdout.write(
                     f"#{done.pk} {done.handler} {done.event_type}: {done.status} (replays {done.replay_count})"
                 )

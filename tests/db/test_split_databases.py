@@ -1,0 +1,60 @@
+"""Runs tests/db/split with orders and inventory on SQLite files of their own: the split
+configuration is read at start-up, so it takes a process of its own (CI's split step runs that
+folder directly, on PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_split(tmp_path: Path, marks: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'default.sqlite3'}",
+        "DATABASE_URL_ORDERS": f"sqlite:///{tmp_path / 'orders.sqlite3'}",
+        "DATABASE_URL_INVENTORY": f"sqlite:///{tmp_path / 'inventory.sqlite3'}",
+        "SQLITE_TEST_NAME": str(tmp_path / "test.sqlite3"),
+        "TESTAPP_STATE_DIR": str(tmp_path / "testapp-state"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/db/split", "-q", "-p", "no:cacheprovider", "-m", marks],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_split_database_tests_pass_with_orders_and_inventory_on_files_of_their_own(tmp_path: Path) -> None:
+    run = run_split(tmp_path, "not flows")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and " failed" not in run.stdout
+
+
+@pytest.mark.flows
+def test_the_split_database_flow_passes_through_real_workers_on_files_of_their_own(tmp_path: Path) -> None:
+    run = run_split(tmp_path, "flows")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "1 passed" in run.stdout
+
+
+def test_a_database_of_its_own_for_users_is_refused_it_owns_django_s_auth_user(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL_USERS": f"sqlite:///{tmp_path / 'users.sqlite3'}"}
+    run = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=REPO,
+        env={**env, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert "DATABASE_URL_USERS is set, but users owns Django's auth user" in run.stderr
