@@ -86,5 +86,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
 else:
     DATABASES["elsewhere"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_elsewhere"}
+DATABASE_ROUTERS = ["tests.testapp.routers.TestappTablesElsewhere", *globals().get("DATABASE_ROUTERS", [])]
 if env.bool("TESTAPP_ELSEWHERE", default=False):
     DATABASE_ROUTERS = ["tests.testapp.routers.TestappElsewhere", *globals().get("DATABASE_ROUTERS", [])]

@@ -17,3 +17,13 @@ class TestappElsewhere:
 
     def db_for_write(self, model: Any, **hints: Any) -> str | None:
         return self.db_for_read(model, **hints)
+
+
+class TestappTablesElsewhere:
+    """testapp's tables also exist on "elsewhere" (project.db.router's DomainRouter migrates a
+    domain app only on its own database), so that a test can move testapp there at run time."""
+
+    __test__ = False
+
+    def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool | None:
+        return True if app_label == "testapp" and db == CONSUMER_DB else None
