@@ -164,7 +164,7 @@ class HealthView(HealthCheckView):
     def get_checks(self) -> Iterator[HealthCheck]:
         # Every database answers, each through its own connection: with a database per domain,
         # one domain's being down is named here while the others' keep working.
-        for alias in settings.DATABASES:
+        for alias in messaging_databases():
             yield Database(alias=alias)
         yield from super().get_checks()
 

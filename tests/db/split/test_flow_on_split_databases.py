@@ -12,6 +12,7 @@ from inventory.services import stock_item_create
 from orders.models import KnownProduct, Order
 from orders.services import LineInput, order_place
 from project.messaging.models import Delivery, InboxRecord, OutboxEvent
+from project.messaging.outbox.relay import send_acknowledgements
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True, databases="__all__")]
@@ -40,12 +41,19 @@ def test_an_order_is_confirmed_by_real_workers_with_each_domain_s_rows_in_its_ow
     assert not OutboxEvent.objects.using("default").filter(event_type__startswith="inventory.").exists()
     assert InboxRecord.objects.using("inventory").filter(event_type="inventory.ReserveStock").count() == 1
     assert InboxRecord.objects.using("orders").filter(event_type="inventory.StockReserved").count() == 1
-    wait_until(
-        lambda: (
+
+    def orders_learned_every_reservation_was_handled() -> bool:
+        # Inventory acknowledges in its own database; its relay loop (here: this call) sends the
+        # acknowledgements to orders' queue, and orders' worker marks its deliveries.
+        send_acknowledgements(using="inventory")
+        return (
             not Delivery.objects.using("orders")
             .filter(event__event_type="inventory.ReserveStock")
             .exclude(status=Delivery.Status.PROCESSED)
             .exists()
-        ),
+        )
+
+    wait_until(
+        orders_learned_every_reservation_was_handled,
         what="orders' ReserveStock delivery to be marked processed in orders' database",
     )
