@@ -29,6 +29,7 @@ from project.messaging.inbox.consumer import Outcome, process
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
 from project.messaging.testing import test_bus
 from tests.conftest import REPO
+from tests.factories.envelopes import raw_envelope
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -67,21 +68,6 @@ def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
     return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]
 
 
-def envelope(event_type: str, producer: str, payload: dict) -> dict:
-    event_id = str(uuid.uuid4())
-    return {
-        "event_id": event_id,
-        "event_type": event_type,
-        "schema_version": 1,
-        "occurred_at": timezone.now().isoformat(),
-        "producer": producer,
-        "aggregate_type": "reservation",
-        "aggregate_id": str(uuid.uuid4()),
-        "correlation_id": event_id,
-        "payload": payload,
-    }
-
-
 def an_operators_day() -> dict[str, Any]:
     """A confirmed order, an order stuck on a dead letter, and five payload failures in two handlers."""
     get_user_model().objects.create_superuser("olga", "olga@example.com", PASSWORD)
@@ -108,12 +94,22 @@ def an_operators_day() -> dict[str, Any]:
                 cursor.execute("ALTER TABLE inventory_reservation_offline RENAME TO inventory_reservation")
     line = {"line_id": str(uuid.uuid4()), "sku": "CRUNCHY-ARMCHAIR", "quantity": 1}
     for _ in range(2):
-        raw = envelope("inventory.StockReserved", "inventory", {"order_id": "order-42", **line})
+        raw = raw_envelope(
+            "inventory.StockReserved",
+            {"order_id": "order-42", **line},
+            producer="inventory",
+            aggregate_type="reservation",
+        )
         assert process(DeliveryAttempt(envelope=raw, handler="orders.advance_saga_on_stock_reserved")).outcome is (
             Outcome.DEAD_LETTERED
         )
     for _ in range(3):
-        raw = envelope("inventory.ReserveStock", "orders", {"order_id": str(uuid.uuid4()), **line, "quantity": -2})
+        raw = raw_envelope(
+            "inventory.ReserveStock",
+            {"order_id": str(uuid.uuid4()), **line, "quantity": -2},
+            producer="orders",
+            aggregate_type="reservation",
+        )
         assert process(DeliveryAttempt(envelope=raw, handler="inventory.reserve_order_line")).outcome is (
             Outcome.DEAD_LETTERED
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.utils import timezone
 
 from inventory.commands import CommitStock, ReleaseStock, ReserveStock
 from inventory.models import Reservation, StockItem
@@ -14,23 +13,15 @@ from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.contract.events import Envelope, current_type_name, decode, message_class
 from project.messaging.inbox.consumer import Outcome, process
 from project.messaging.models import InboxRecord, OutboxEvent
+from tests.factories.envelopes import raw_envelope
 from tests.factories.inventory import StockItemFactory
 
 
 def old_envelope(event_type: str, payload: dict) -> dict:
     """An envelope as the code before the move wrote it (outbox row, delivery, dead letter)."""
-    event_id = str(uuid.uuid4())
-    return {
-        "event_id": event_id,
-        "event_type": event_type,
-        "schema_version": 1,
-        "occurred_at": timezone.now().isoformat(),
-        "producer": "orders",
-        "aggregate_type": "order",
-        "aggregate_id": payload["order_id"],
-        "correlation_id": event_id,
-        "payload": payload,
-    }
+    return raw_envelope(
+        event_type, payload, producer="orders", aggregate_type="order", aggregate_id=payload["order_id"]
+    )
 
 
 def test_the_commands_are_named_by_inventory_and_sent_by_orders() -> None:

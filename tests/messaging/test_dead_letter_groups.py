@@ -18,7 +18,6 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connections
 from django.test import Client
-from django.utils import timezone
 
 from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.inbox.consumer import Outcome, process
@@ -26,27 +25,13 @@ from project.messaging.models import DeadLetter
 from project.messaging.operations.selectors import dead_letter_groups
 from project.messaging.registry.databases import messaging_databases
 from project.messaging.testing import TestBus
+from tests.factories.envelopes import raw_envelope
 from tests.testapp.services import tally_ping
 
 pytestmark = pytest.mark.django_db
 
 SAGA_HANDLER = "orders.advance_saga_on_stock_reserved"
 RESERVATION_HANDLER = "inventory.reserve_order_line"
-
-
-def envelope(event_type: str, producer: str, aggregate_type: str, payload: dict) -> dict:
-    event_id = str(uuid.uuid4())
-    return {
-        "event_id": event_id,
-        "event_type": event_type,
-        "schema_version": 1,
-        "occurred_at": timezone.now().isoformat(),
-        "producer": producer,
-        "aggregate_type": aggregate_type,
-        "aggregate_id": str(uuid.uuid4()),
-        "correlation_id": event_id,
-        "payload": payload,
-    }
 
 
 def all_letters() -> list[DeadLetter]:
@@ -60,12 +45,14 @@ def deliver(handler: str, raw: dict) -> None:
 
 def stock_reserved_with_a_bad_order_id() -> dict:
     line = {"line_id": str(uuid.uuid4()), "sku": "CRUNCHY-ARMCHAIR", "quantity": 1}
-    return envelope("inventory.StockReserved", "inventory", "reservation", {"order_id": "order-42", **line})
+    return raw_envelope(
+        "inventory.StockReserved", {"order_id": "order-42", **line}, producer="inventory", aggregate_type="reservation"
+    )
 
 
 def reserve_stock_with_a_negative_quantity() -> dict:
     payload = {"order_id": str(uuid.uuid4()), "line_id": str(uuid.uuid4()), "sku": "CRUNCHY-ARMCHAIR", "quantity": -2}
-    return envelope("inventory.ReserveStock", "orders", "reservation", payload)
+    return raw_envelope("inventory.ReserveStock", payload, producer="orders", aggregate_type="reservation")
 
 
 @pytest.fixture
