@@ -100,18 +100,31 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-# One database for everything (DATABASE_URL), or a database per domain: DATABASE_URL_<LABEL>
+# A database per domain (docs/operations.md#a-database-per-domain): DATABASE_URL_<LABEL>
 # (DATABASE_URL_ORDERS, DATABASE_URL_INVENTORY...) gives that domain app its own, under the alias
 # of its label; project/db/router.py sends its models and its messaging rows there. Django's own
-# apps (auth, sessions, admin, tokens, the cache table) stay in the default database.
+# apps (auth, sessions, admin, tokens, the cache table) live in the default database (DATABASE_URL).
 # `users` is the exception: it owns Django's auth user (a profile's email change and the auth
 # user's commit together), so it lives in the default database and DATABASE_URL_USERS is refused.
+#  - Nothing set (development): split, on SQLite files: var/db.sqlite3 (Django's apps and users)
+#    and var/<label>.sqlite3 for every other domain, so the boundary holds where a new user starts.
+#  - DATABASE_URL set: a domain without DATABASE_URL_<LABEL> shares it (one database for
+#    everything is the case where no DATABASE_URL_<LABEL> is set).
+# DOMAINS=inventory[,orders...]: the domains this process runs (default: all). It is given the
+# databases of those domains only: another domain's alias does not exist in it (a query there
+# fails loudly), and without DATABASE_URL and without users it has no default database at all
+# (Django's dummy backend), e.g. `DOMAINS=inventory DATABASE_URL_INVENTORY=... celery worker -Q inventory`.
 DOMAINS_IN_DEFAULT_DATABASE = ["users"]
+PROCESS_DOMAINS = env.list("DOMAINS", default=DOMAIN_APPS)
+if _unknown_domains := sorted(set(PROCESS_DOMAINS) - set(DOMAIN_APPS)):
+    raise ImproperlyConfigured(
+        f"DOMAINS names {', '.join(_unknown_domains)}: the domains are {', '.join(DOMAIN_APPS)}."
+    )
 
 
-def _database(url_variable: str, default: str | None = None) -> dict:
-    """A DATABASES entry from the URL in ``url_variable``, with this project's connection options."""
-    database = env.db(url_variable, default=default)
+def _database_from_url(url: str) -> dict:
+    """A DATABASES entry from a database URL, with this project's connection options."""
+    database = env.db_url_config(url)
     if database["ENGINE"] == "django.db.backends.sqlite3":
         # Concurrent workers on one SQLite file: take the write lock at BEGIN (IMMEDIATE) so a
         # read-then-write transaction cannot deadlock on lock upgrade, wait for the lock instead of
@@ -142,16 +155,46 @@ def _database(url_variable: str, default: str | None = None) -> dict:
     return database
 
 
-DATABASES = {"default": _database("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-for _label in DOMAIN_APPS:
-    if not env.str(f"DATABASE_URL_{_label.upper()}", default=""):
-        continue
-    if _label in DOMAINS_IN_DEFAULT_DATABASE:
-        raise ImproperlyConfigured(
-            f"DATABASE_URL_{_label.upper()} is set, but {_label} owns Django's auth user and lives in the default "
-            "database: set DATABASE_URL for it instead (docs/operations.md#a-database-per-domain)."
-        )
-    DATABASES[_label] = _database(f"DATABASE_URL_{_label.upper()}")
+_DATABASE_URL = env.str("DATABASE_URL", default="")
+
+
+def _domain_database_url(label: str) -> str:
+    """The URL of a domain's own database: DATABASE_URL_<LABEL>, else (development, nothing set) its
+    SQLite file in var/; "" when it shares the default database."""
+    if label in DOMAINS_IN_DEFAULT_DATABASE:
+        if env.str(f"DATABASE_URL_{label.upper()}", default=""):
+            raise ImproperlyConfigured(
+                f"DATABASE_URL_{label.upper()} is set, but {label} owns Django's auth user and lives in the default "
+                "database: set DATABASE_URL for it instead (docs/operations.md#a-database-per-domain)."
+            )
+        return ""
+    return env.str(f"DATABASE_URL_{label.upper()}", default="") or (
+        "" if _DATABASE_URL else f"sqlite:///{VAR_DIR / f'{label}.sqlite3'}"
+    )
+
+
+_DOMAIN_DATABASE_URLS = {label: url for label in PROCESS_DOMAINS if (url := _domain_database_url(label))}
+# A process whose domains all have databases of their own, given no DATABASE_URL, has no default
+# database: project/db/backends/none, which fails any use saying why (Django's own apps are not its business).
+_NEEDS_DEFAULT_DATABASE = bool(_DATABASE_URL) or not (
+    env.str("DOMAINS", default="") and set(PROCESS_DOMAINS) <= set(_DOMAIN_DATABASE_URLS)
+)
+DATABASES = {
+    "default": _database_from_url(_DATABASE_URL or f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+    if _NEEDS_DEFAULT_DATABASE
+    else {"ENGINE": "project.db.backends.none"}
+}
+for _label, _url in _DOMAIN_DATABASE_URLS.items():
+    DATABASES[_label] = _database_from_url(_url)
+# The databases this process falls back to because none was named: production refuses them.
+_IMPLICIT_DATABASES = [
+    *(["DATABASE_URL"] if _NEEDS_DEFAULT_DATABASE and not _DATABASE_URL else []),
+    *(
+        f"DATABASE_URL_{label.upper()}"
+        for label in _DOMAIN_DATABASE_URLS
+        if not env.str(f"DATABASE_URL_{label.upper()}", default="")
+    ),
+]
 # Each domain app's models (and its messaging rows) on its own alias; Django's apps on default.
 DATABASE_ROUTERS = ["project.db.router.DomainRouter"]
 # Workers check a connection's health (CONN_HEALTH_CHECKS) only before the first task after this
@@ -263,9 +306,12 @@ MESSAGING_BROKER = broker_kind(CELERY_BROKER_URL)
 # Production never falls back to the development defaults (an SQLite file in var/, a Redis on
 # localhost): it would start and look healthy on the wrong database or broker.
 _unset = [
-    names
-    for names in ("DATABASE_URL", "REDIS_URL or CELERY_BROKER_URL")
-    if not any(env.str(name, default="") for name in names.split(" or "))
+    *_IMPLICIT_DATABASES[:1],  # the first is enough to say what is missing
+    *[
+        names
+        for names in ("REDIS_URL or CELERY_BROKER_URL",)
+        if not any(env.str(name, default="") for name in names.split(" or "))
+    ],
 ]
 if _unset and not DEBUG:
     raise ImproperlyConfigured(
@@ -381,10 +427,23 @@ CELERY_TASK_QUEUES = task_queues(
     consumer_timeout=RABBITMQ_CONSUMER_TIMEOUT,
 )
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name, "routing_key": name} for name in MESSAGING_QUEUES}
+# Beat schedules the periodic work of the domains it runs (DOMAINS). The sweep and the purge run
+# on the messaging worker, over every database, in a process that runs every domain; a domain
+# deployed alone has them done by its own relay (`relay_outbox --loop` sweeps and purges its database).
 CELERY_BEAT_SCHEDULE = {
-    "sweep-outbox": {"task": "messaging.sweep_outbox", "schedule": 15.0},
-    "purge-messaging-tables": {"task": "messaging.purge_expired", "schedule": 3600.0},
-    "expire-overdue-order-sagas": {"task": "orders.expire_overdue_sagas", "schedule": 5.0},
+    **(
+        {
+            "sweep-outbox": {"task": "messaging.sweep_outbox", "schedule": 15.0},
+            "purge-messaging-tables": {"task": "messaging.purge_expired", "schedule": 3600.0},
+        }
+        if set(PROCESS_DOMAINS) == set(DOMAIN_APPS)
+        else {}
+    ),
+    **(
+        {"expire-overdue-order-sagas": {"task": "orders.expire_overdue_sagas", "schedule": 5.0}}
+        if "orders" in PROCESS_DOMAINS
+        else {}
+    ),
 }
 
 # --- Messaging layer (project/messaging) ---------------------------------------------------

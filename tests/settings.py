@@ -4,10 +4,13 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 # project/settings.py refuses to run with DEBUG off on implicit defaults; the tests use them (bin/test
-# names the broker, and the test database is the SQLite file below unless DATABASE_URL says otherwise).
-os.environ.setdefault(
-    "DATABASE_URL", f"sqlite:///{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}/var/db.sqlite3"
-)
+# names the broker). Without DATABASE_URL, the development default: split, a SQLite file per domain
+# in var/ (users with Django's apps in db.sqlite3), named here so that production settings accept them.
+if not os.environ.get("DATABASE_URL"):
+    _var = f"{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}/var"
+    os.environ["DATABASE_URL"] = f"sqlite:///{_var}/db.sqlite3"
+    for _label in ("orders", "inventory", "notifications", "articles", "publishing"):
+        os.environ.setdefault(f"DATABASE_URL_{_label.upper()}", f"sqlite:///{_var}/{_label}.sqlite3")
 if not os.environ.get("CELERY_BROKER_URL"):
     # With another broker named (RabbitMQ) and no REDIS_URL the cache is the database's table.
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")

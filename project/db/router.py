@@ -2,10 +2,13 @@
 
 A domain app whose label is also a database alias (settings: ``DATABASE_URL_<LABEL>``) reads,
 writes and migrates there only; every other app (Django's own: auth, sessions, admin, tokens, the
-cache table) lives in the default database. The messaging app's tables exist in every database:
-each domain's outbox, deliveries, inbox and dead letters live beside its rows, and the messaging
-layer names the database of each of its queries itself (``.using(database_for(app))``), so its
-models get no default here beyond Django's own. No relation crosses two databases.
+cache table) lives in the default database. A domain this process does not run (settings:
+``DOMAINS``) is routed to its label too, an alias this process does not have: a query on another
+domain's rows fails (ConnectionDoesNotExist) instead of landing in the wrong database. The
+messaging app's tables exist in every database: each domain's outbox, deliveries, inbox and dead
+letters live beside its rows, and the messaging layer names the database of each of its queries
+itself (``.using(database_for(app))``), so its models get no default here beyond Django's own. No
+relation crosses two databases.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ MESSAGING_APP_LABEL = "messaging"
 
 def database_of(app_label: str) -> str:
     """The alias of an app's rows: its own database if one is configured under its label."""
-    if app_label in settings.DOMAIN_APPS and app_label in settings.DATABASES:
-        return app_label
+    if app_label in settings.DOMAIN_APPS:
+        if app_label not in settings.PROCESS_DOMAINS:
+            return app_label  # not this process's domain: an alias it does not have
+        if app_label in settings.DATABASES:
+            return app_label
     return DEFAULT_DB_ALIAS
 
 

@@ -47,9 +47,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def service_env(service: str, redis_url: str, tmp_path: Path, **overrides: str) -> dict[str, str]:
     """The service's environment from the compose file, with this machine's database and broker."""
     env = {name: str(value) for name, value in SERVICES[service].get("environment", {}).items()}
+    # Each database URL the service holds (and only those) becomes a file here.
+    databases = [name for name in env if name.startswith("DATABASE_URL")] or ["DATABASE_URL"]
+    env.update({name: f"sqlite:///{tmp_path / name.lower()}.sqlite3" for name in databases})
     env.update(
         DJANGO_SECRET_KEY="compose-test-" + "x" * 50,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         REDIS_URL=redis_url,
         CELERY_BROKER_URL=redis_url,
         ALLOWED_HOSTS="127.0.0.1",
@@ -97,13 +99,28 @@ def healthcheck(service: str, env: dict[str, str]) -> subprocess.CompletedProces
 
 
 def test_every_worker_service_shares_the_healthcheck_and_the_default_worker_name() -> None:
-    assert len(WORKERS) == 7, WORKERS
+    assert len(WORKERS) == 6, WORKERS
     checks = {name: SERVICES[name]["healthcheck"]["test"] for name in WORKERS}
     assert len({tuple(check) for check in checks.values()}) == 1, checks
     for name in WORKERS:
         argv = shlex.split(SERVICES[name]["command"])
         # The healthcheck pings celery@<host name>: a -n/--hostname would name the worker otherwise.
         assert not {"-n", "--hostname"} & set(argv) and not any(a.startswith("--hostname=") for a in argv), name
+
+
+def test_each_domain_runs_its_worker_and_relay_with_its_own_database_only() -> None:
+    for label in ("orders", "inventory", "users", "notifications", "articles", "publishing"):
+        own = "DATABASE_URL" if label == "users" else f"DATABASE_URL_{label.upper()}"
+        for service in (f"worker-{label}", f"relay-{label}"):
+            env = SERVICES[service]["environment"]
+            assert env["DOMAINS"] == label, service
+            assert [name for name in env if name.startswith("DATABASE_URL")] == [own], service
+            # Its own role, on its own database (deploy/postgres/domains.sql grants nothing else).
+            assert env[own].startswith(f"postgres://shop_{label}:") and env[own].endswith(f"/shop_{label}"), service
+        assert f"-Q {label} " in SERVICES[f"worker-{label}"]["command"]
+    assert SERVICES["beat"]["environment"]["DOMAINS"] == "orders"
+    sql = (REPO / "deploy" / "postgres" / "domains.sql").read_text()
+    assert "REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC" in sql
 
 
 @pytest.mark.timeout(240)

@@ -215,6 +215,20 @@ def test_one_shared_database_keeps_the_mark_in_the_handlers_transaction(bus: Tes
     assert not Acknowledgement.objects.exists()
 
 
+def test_a_consumer_process_that_does_not_run_the_producer_acknowledges_by_message(
+    bus: TestBus, clean_queues: BrokerQueues, settings
+) -> None:
+    # One database file, but this process runs testapp and not articles (DOMAINS): the producer's
+    # delivery row is not this process's to write, so it is told by an acknowledgement.
+    settings.PROCESS_DOMAINS = [label for label in settings.DOMAIN_APPS if label != PRODUCER]
+    delivery = produce("ACK-NOT-HERE", amount=2)
+    [attempt] = bus.take_pending()
+    assert bus.deliver(attempt).outcome is Outcome.PROCESSED
+    assert status(delivery) == Delivery.Status.SENT
+    [ack] = Acknowledgement.objects.using("default").all()
+    assert (ack.producer, ack.delivery_id, ack.outcome) == (PRODUCER, delivery.pk, "processed")
+
+
 def test_a_message_sent_with_the_old_producer_db_argument_still_decodes(bus: TestBus) -> None:
     tally_ping(key="ACK-OLD", amount=4)
     [attempt] = bus.take_pending()

@@ -35,7 +35,7 @@ from project.messaging.contract.errors import PermanentError
 from project.messaging.contract.events import Envelope, decode
 from project.messaging.models import Acknowledgement, DeadLetter, Delivery
 from project.messaging.outbox import statements
-from project.messaging.registry.databases import database_for
+from project.messaging.registry.databases import database_for, runs_here
 from project.messaging.registry.routing import subscription
 
 logger = logging.getLogger(__name__)
@@ -338,8 +338,12 @@ def _producer_of(attempt: DeliveryAttempt) -> str:
 
 def _acknowledges(attempt: DeliveryAttempt, db: str) -> bool:
     """Whether the producer learns this delivery's outcome from an acknowledgement message: its
-    deliveries are on another database than ``db``, the consumer's (the aliases differ)."""
-    return attempt.delivery_id is not None and database_for(_producer_of(attempt)) != db
+    deliveries are on another database than ``db``, the consumer's (the aliases differ, or this
+    process does not run the producer's domain: settings.DOMAINS)."""
+    if attempt.delivery_id is None:
+        return False
+    producer = _producer_of(attempt)
+    return not (runs_here(producer) and database_for(producer) == db)
 
 
 def _acknowledge(attempt: DeliveryAttempt, db: str, outcome: str, *, at: datetime) -> None:

@@ -35,7 +35,7 @@ from project.messaging.contract import tracing
 from project.messaging.contract.delivery import DeliveryAttempt, acknowledgement_task_name, delivery_task_name
 from project.messaging.models import DeadLetter, Delivery, InboxRecord
 from project.messaging.outbox import acknowledgements
-from project.messaging.registry.databases import database_for
+from project.messaging.registry.databases import database_for, runs_here
 
 logger = logging.getLogger(__name__)
 
@@ -462,7 +462,7 @@ def _consumer_outcomes(
     by_db: dict[str, list[Delivery]] = {}
     for d in deliveries:
         consumer_db = database_for(d.queue)
-        if consumer_db == d._state.db:  # another domain's database is not ours to read
+        if runs_here(d.queue) and consumer_db == d._state.db:  # another domain's database is not ours to read
             by_db.setdefault(consumer_db, []).append(d)
     processed: set[tuple[str, uuid.UUID]] = set()
     dead: set[tuple[str, uuid.UUID]] = set()

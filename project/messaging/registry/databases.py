@@ -16,6 +16,9 @@ from django.apps import apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, router
 
+# The default alias of a process without a default database (settings: DOMAINS).
+NO_DATABASE_ENGINE = "project.db.backends.none"
+
 
 def database_for(app_label: str) -> str:
     """The alias the app's models are written to (Django's router); its messaging rows follow it."""
@@ -29,7 +32,31 @@ def database_for(app_label: str) -> str:
 
 
 def messaging_databases() -> list[str]:
-    """Every database that may hold messaging rows, the default first: the databases of the apps
-    that publish or consume (each queue is named after the app that consumes it)."""
-    others = {database_for(app_label) for app_label in settings.MESSAGING_QUEUES} - {DEFAULT_DB_ALIAS}
-    return [DEFAULT_DB_ALIAS, *sorted(others)]
+    """Every database of this process that may hold messaging rows, the default first (when it
+    is one): the databases of the apps that publish or consume (each queue is named after the app
+    that consumes it) and that this process runs (settings: ``DOMAINS``)."""
+    aliases = {database_for(app_label) for app_label in settings.MESSAGING_QUEUES if runs_here(app_label)}
+    real = [alias for alias in aliases if has_database(alias)]
+    return sorted(real, key=lambda alias: (alias != DEFAULT_DB_ALIAS, alias))
+
+
+def runs_here(app_label: str) -> bool:
+    """Whether this process runs the app: a domain named in DOMAINS (all by default), or any other
+    app (the messaging layer's own queue, a test app) when the process has a default database."""
+    if app_label in settings.DOMAIN_APPS:
+        return app_label in settings.PROCESS_DOMAINS
+    return has_database(DEFAULT_DB_ALIAS)
+
+
+def has_database(alias: str) -> bool:
+    """Whether this process has a database under ``alias`` (not the dummy default of a process
+    whose domains all have their own)."""
+    return alias in settings.DATABASES and settings.DATABASES[alias].get("ENGINE") != NO_DATABASE_ENGINE
+
+
+def shares_database(app_label: str, other_app_label: str) -> bool:
+    """Whether this process writes both apps' rows to one database, so that one transaction can
+    cover both (a consumer marking its producer's delivery row processed with its own effects)."""
+    return (
+        runs_here(app_label) and runs_here(other_app_label) and database_for(app_label) == database_for(other_app_label)
+    )
