@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,48 +37,89 @@ def log(message: str) -> None:
 # --- Database ----------------------------------------------------------------------------------
 
 
+# The domains a split run gives a database of their own: every domain app but users, which owns
+# Django's auth user and lives in the default database (settings.DOMAINS_IN_DEFAULT_DATABASE;
+# bench.run checks this list against the settings once Django is set up).
+SPLIT_DOMAINS = ("orders", "inventory", "notifications", "articles", "publishing")
+
+
 @dataclass
 class Database:
     vendor: str  # "postgresql" | "sqlite"
-    url: str
+    url: str  # the default database (DATABASE_URL): Django's own apps and users, every domain when single
     drop: Callable[[], None]
+    domain_urls: dict[str, str] = field(default_factory=dict)  # split: label -> its DATABASE_URL_<LABEL>
+
+    @property
+    def mode(self) -> str:
+        return "split" if self.domain_urls else "single"
+
+    @property
+    def aliases(self) -> list[str]:
+        """Every database alias of the run, the default first (what migrate and ANALYZE go over)."""
+        return ["default", *self.domain_urls]
+
+    def domain_env(self) -> dict[str, str]:
+        """Split: DATABASE_URL_<LABEL> for each domain of its own (single: nothing)."""
+        return {f"DATABASE_URL_{label.upper()}": url for label, url in self.domain_urls.items()}
 
 
-def create_database(run_dir: Path, base_url: str | None) -> Database:
-    """A fresh database of the benchmark's own: ``bench_<pid>`` on the server DATABASE_URL names,
-    or an SQLite file in the run's folder when DATABASE_URL is unset or SQLite."""
+def database_prefix() -> str:
+    """The name prefix of the benchmark's PostgreSQL databases (BENCH_DB_PREFIX, default ``bench``):
+    a shared server's users keep to their own names."""
+    prefix = os.environ.get("BENCH_DB_PREFIX", "bench")
+    if not prefix.replace("_", "").isalnum():
+        raise SystemExit(f"bench: BENCH_DB_PREFIX must be letters, digits and underscores, not {prefix!r}")
+    return prefix
+
+
+def create_database(run_dir: Path, base_url: str | None, *, split: bool = False) -> Database:
+    """Fresh databases of the benchmark's own: ``bench_<pid>`` on the server DATABASE_URL names, or
+    an SQLite file in the run's folder when DATABASE_URL is unset or SQLite. ``split``: also one
+    per domain of SPLIT_DOMAINS (``bench_<pid>_<label>`` on the same server, or ``<label>.sqlite3``
+    beside the default file), as DATABASE_URL_<LABEL> gives a deployment's domains."""
+    labels = SPLIT_DOMAINS if split else ()
     if base_url and base_url.startswith(("postgres://", "postgresql://")):
         import psycopg
 
         parts = urlsplit(base_url)
-        name = f"bench_{os.getpid()}"
+        name = f"{database_prefix()}_{os.getpid()}"
+        names = {"default": name, **{label: f"{name}_{label}" for label in labels}}
         admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
+            for db in names.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+                conn.execute(f'CREATE DATABASE "{db}"')
 
         def drop() -> None:
             with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                for db in names.values():
+                    conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
-        return Database("postgresql", urlunsplit(parts._replace(path=f"/{name}")), drop)
+        urls = {alias: urlunsplit(parts._replace(path=f"/{db}")) for alias, db in names.items()}
+        return Database("postgresql", urls.pop("default"), drop, urls)
     if base_url and not base_url.startswith("sqlite"):
         raise SystemExit(f"bench: DATABASE_URL must be PostgreSQL or SQLite, not {base_url.split(':', 1)[0]}")
-    path = run_dir / "bench.sqlite3"
+    paths = {"default": run_dir / "bench.sqlite3", **{label: run_dir / f"{label}.sqlite3" for label in labels}}
 
-    def drop_file() -> None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    def drop_files() -> None:
+        for path in paths.values():
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
 
-    drop_file()
-    return Database("sqlite", f"sqlite:///{path}", drop_file)
+    drop_files()
+    urls = {alias: f"sqlite:///{path}" for alias, path in paths.items()}
+    return Database("sqlite", urls.pop("default"), drop_files, urls)
 
 
-def backend_pids(conn: Any) -> list[int]:
-    """The PostgreSQL backends serving the database ``conn`` (a psycopg connection) is on, but
-    its own: their CPU is the database's share of the work."""
+def backend_pids(conn: Any, databases: Sequence[str] = ()) -> list[int]:
+    """The PostgreSQL backends serving the database ``conn`` (a psycopg connection) is on, and the
+    other ``databases`` named (a split run's), but its own: their CPU is the databases' share of
+    the work."""
     rows = conn.execute(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() OR datname = ANY(%s))"
+        " AND pid <> pg_backend_pid()",
+        [list(databases)],
     ).fetchall()
     return [row[0] for row in rows]
 
@@ -192,9 +233,10 @@ def _start_redis(run_dir: Path, url: str | None) -> Broker:
 
 
 def bench_env(database_url: str, redis_url: str, broker_url: str = "", **extra: str) -> dict[str, str]:
-    """The environment of every process the benchmark starts (and of its own Django)."""
+    """The environment of every process the benchmark starts (and of its own Django). A split run
+    passes its DATABASE_URL_<LABEL> in ``extra``; any inherited from the caller's shell is dropped."""
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("DATABASE_URL_")},
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DJANGO_SECRET_KEY": "bench-only-not-a-secret",
         "DATABASE_URL": database_url,
@@ -301,6 +343,26 @@ def wait_ready(workers: list[Managed], timeout: float = 90.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{', '.join(w.name for w in pending)} not ready after {timeout:.0f}s")
         time.sleep(0.2)
+
+
+def wait_settled(items: list[Managed], *, timeout: float = 90.0, quiet_cpu: float = 0.05) -> None:
+    """Wait until each process has started up: its CPU time grows by less than ``quiet_cpu``
+    seconds in a second (for processes that print nothing when ready, as the relay loop; their
+    start-up, imports and django.setup(), must not fall into a measured phase)."""
+    deadline = time.monotonic() + timeout
+    for item in items:
+        proc = psutil.Process(item.pid)
+        before = _cpu_of(proc)
+        while True:
+            time.sleep(1.0)
+            if not item.alive():
+                raise RuntimeError(f"{item.name} exited at start:\n{item.tail()}")
+            now = _cpu_of(proc)
+            if now - before < quiet_cpu:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{item.name} still starting after {timeout:.0f}s")
+            before = now
 
 
 def free_port() -> int:

@@ -14,8 +14,9 @@ SQLite gets nothing, as nothing in the project runs anything there.
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connections
 
 from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
 
@@ -33,10 +34,11 @@ PAYLOAD = (
 SPAN_SECONDS = 12 * 24 * 3600
 
 
-def prefill(rows: int) -> dict[str, float]:
-    """Insert the rows; return the seconds each table took."""
+def prefill(rows: int, using: str = "default") -> dict[str, float]:
+    """Insert the rows in the database ``using``; return the seconds each table took."""
+    connection = connections[using]
     fill = _postgres if connection.vendor == "postgresql" else _sqlite
-    timings = fill(rows)
+    timings = fill(rows, connection)
     connection.close()
     return timings
 
@@ -50,7 +52,7 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _postgres(rows: int) -> dict[str, float]:
+def _postgres(rows: int, connection: Any) -> dict[str, float]:
     t = _tables()
     # Row g is (rows - g) * step seconds old: the newest a few seconds, the oldest SPAN_SECONDS.
     age = f"now() - ({rows} - g) * interval '{SPAN_SECONDS / rows:.6f} seconds'"
@@ -83,7 +85,7 @@ def _postgres(rows: int) -> dict[str, float]:
                 false, 6, {age}, {age}, 'resolved', 1, {age}, {age}, ''
             FROM generate_series(1, {rows}) AS g""",
     }
-    timings = _run(statements)
+    timings = _run(statements, connection)
     with connection.cursor() as cursor:
         t0 = time.perf_counter()
         for table in t.values():
@@ -98,7 +100,7 @@ def _postgres(rows: int) -> dict[str, float]:
     return timings
 
 
-def _sqlite(rows: int) -> dict[str, float]:
+def _sqlite(rows: int, connection: Any) -> dict[str, float]:
     t = _tables()
     series = f"WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {rows})"
     age = f"strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (({rows} - g) * {SPAN_SECONDS / rows:.6f}) || ' seconds')"
@@ -134,10 +136,10 @@ def _sqlite(rows: int) -> dict[str, float]:
                 0, 6, {age}, {age}, 'resolved', 1, {age}, {age}, ''
             FROM s""",
     }
-    return _run(statements)
+    return _run(statements, connection)
 
 
-def _run(statements: dict[str, str]) -> dict[str, float]:
+def _run(statements: dict[str, str], connection: Any) -> dict[str, float]:
     timings: dict[str, float] = {}
     with connection.cursor() as cursor:
         for name, sql in statements.items():

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
@@ -49,6 +49,25 @@ def _kind(sql: str) -> str:
     return "messaging" if "messaging_" in sql else "domain"
 
 
+class AllQueries:
+    """``CaptureQueriesContext`` over every database: split, a handler's statements go to its
+    domain's database and Django's (users, tokens) to the default."""
+
+    def __enter__(self) -> AllQueries:
+        self.contexts = [CaptureQueriesContext(connections[alias]) for alias in connections]
+        for context in self.contexts:
+            context.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for context in reversed(self.contexts):
+            context.__exit__(*exc)
+
+    @property
+    def captured_queries(self) -> list[dict[str, str]]:
+        return [q for context in self.contexts for q in context.captured_queries]
+
+
 class Audit:
     """Delivers what is pending, one message at a time, and records the queries of each."""
 
@@ -66,7 +85,7 @@ class Audit:
         raise RuntimeError("the outbox never emptied")
 
     def _deliver(self, attempt: DeliveryAttempt, scenario: str) -> None:
-        with CaptureQueriesContext(connection) as ctx:
+        with AllQueries() as ctx:
             result = consumer.process(attempt)
         if result.outcome is not Outcome.PROCESSED:
             raise RuntimeError(f"{attempt.handler} ended {result.outcome.value}: {result.error}")
@@ -87,7 +106,7 @@ class Audit:
 
 
 def _counted(fn: Any, **kwargs: Any) -> tuple[Any, int]:
-    with CaptureQueriesContext(connection) as ctx:
+    with AllQueries() as ctx:
         result = fn(**kwargs)
     return result, len(ctx.captured_queries)
 
@@ -137,7 +156,7 @@ def seed_and_audit() -> dict[str, Any]:
         article_edit(article_id=article.id, body="More numbers.")
         article_unpublish(article_id=article.id)
         audit.drain("article revised, withdrawn")
-    connection.close()
+    connections.close_all()
     return {
         "ok_skus": OK_SKUS,
         "sold_out_skus": SOLD_OUT_SKUS,

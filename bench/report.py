@@ -128,7 +128,7 @@ def grid(result: dict[str, Any]) -> list[tuple[str, list[str]]]:
 def table(result: dict[str, Any]) -> str:
     """The human summary: one column per variant, then the growth, memory, queries and ratios."""
     cols = _columns(result)
-    lines: list[str] = []
+    lines: list[str] = [f"Databases: {databases(result)}", ""]
     head = f"{'':38}" + "".join(f"{title:>26}" for _, title in cols)
     lines += [head, "-" * len(head)]
     for label, cells in grid(result):
@@ -182,6 +182,7 @@ def table(result: dict[str, Any]) -> str:
                 )
             lines.append("")
     r = result["ratios"]
+    lines.append(f"MODE    {databases(result)}")
     lines.append(
         f"RATIOS  product/baseline throughput = {_f(r['throughput'], '{:.2f}')}  "
         f"(HTTP {_f(r['throughput_http'], '{:.2f}')});  "
@@ -191,9 +192,20 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def databases(result: dict[str, Any]) -> str:
+    """Which mode ran: one database, or one per domain (runs from before the mode were single)."""
+    db = result["database"]
+    if db.get("mode") == "split":
+        own = ", ".join(db["aliases"][1:])
+        return f"split, {db['vendor']}: a database per domain ({own}; users and Django's in default)"
+    return f"single, {db['vendor']}: one database for every domain"
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The main figures as a Markdown table (for docs/performance.md)."""
-    out = ["| | " + " | ".join(title for _, title in _columns(result)) + " |", "|---|" + "---|" * len(_columns(result))]
+    out = [f"Databases: {databases(result)}", ""]
+    cols = _columns(result)
+    out += ["| | " + " | ".join(title for _, title in cols) + " |", "|---|" + "---|" * len(cols)]
     out += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in grid(result)]
     return "\n".join(out)
 
@@ -207,7 +219,11 @@ def write_json(result: dict[str, Any], path: Path) -> None:
 
 def plot(result: dict[str, Any], series: dict[str, Any], path: Path) -> None:
     """Throughput over time (saturation runs) and latency distributions (paced runs), PNG."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # a venv without requirements-bench.txt: the figures are in result.json
+        print("(no plot: matplotlib is not installed, see requirements-bench.txt)")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -241,7 +257,7 @@ def plot(result: dict[str, Any], series: dict[str, Any], path: Path) -> None:
     ax2.legend()
     m = result["machine"]
     fig.suptitle(
-        f"{result['database']['vendor']}, {m['cpus']} cores {m['cpu_model']}, load {m['load_at_start']} at start "
+        f"{databases(result).split(':')[0]}, {m['cpus']} cores {m['cpu_model']}, load {m['load_at_start']} at start "
         f"(shared machine), commit {result['commit'][:10]}",
         fontsize=9,
     )

@@ -91,8 +91,33 @@ class Bench:
                 self._pg = psycopg.connect(
                     self.database.url.replace("postgres://", "postgresql://", 1), autocommit=True
                 )
-            out["postgres"] = infra.backend_pids(self._pg)
+            out["postgres"] = infra.backend_pids(self._pg, self._domain_database_names())
         return out
+
+    def _domain_database_names(self) -> list[str]:
+        return [url.rsplit("/", 1)[1] for url in self.database.domain_urls.values()]
+
+    def start_relays(self) -> list[Managed]:
+        """Split databases: a ``relay_outbox --loop`` per domain database the order flow writes
+        acknowledgements to (its consumers': orders, inventory, notifications), as each domain's
+        deployment runs (Procfile, 1 s interval). They send the acknowledgements back to the
+        producers, whose workers mark their deliveries processed; single, the consumer marks the
+        delivery in its own transaction and no loop is needed (sending after commit does the relay's
+        work). Their CPU counts as the product's."""
+        relays = [
+            infra.spawn(
+                f"relay-{label}",
+                [infra.PYTHON, "manage.py", "relay_outbox", "--loop", "--interval", "1", "--database", label],
+                self.env,
+                self.logs,
+            )
+            for label in PRODUCT_QUEUES
+        ]
+        self.started += relays
+        infra.wait_settled(relays)
+        for relay in relays:
+            self.sampler.watch(relay)
+        return relays
 
     def start_workers(self, app: str, queues: list[str], prefix: str) -> list[Managed]:
         env = self.env if app == "project" else self.baseline_env
@@ -107,7 +132,7 @@ class Bench:
         """Sample these workers (and the load generators, Redis, PostgreSQL) only: idle workers of
         the other side stay out of a phase's CPU accounting."""
         for w in self.started:
-            if w.name.startswith(("baseline-", *PRODUCT_QUEUES)) and w not in workers:
+            if w.name.startswith(("baseline-", "relay-", *PRODUCT_QUEUES)) and w not in workers:
                 self.sampler.forget(w)
         for w in workers:
             self.sampler.watch(w)
@@ -261,14 +286,19 @@ class Bench:
         return out, ends, t_start, [t1 - t0 for _, t0, t1 in terminal]
 
     def product_phase(self, via: str, *, count: int, rate: float = 0.0) -> dict[str, Any]:
-        from django.db import connection
+        from django.db import connections
         from django.utils import timezone
 
         from orders.models import Order
         from project.messaging.models import Delivery
+        from project.messaging.registry.databases import messaging_databases
 
         since = timezone.now()
-        first_delivery = (Delivery.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+        # Each producer's deliveries are on its own database when split (ids per database).
+        first_delivery = {
+            alias: (Delivery.objects.using(alias).order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+            for alias in messaging_databases()
+        }
         start = self._phase_start()
         paced = rate > 0
         if via == "service":
@@ -285,23 +315,29 @@ class Bench:
             time.sleep(0.25)
         t_terminal_all = time.time()
         rows = list(mine.values_list("created_at", "updated_at", "status"))
-        # Let the tail drain (commits, notifications) before the next phase; it is still in the CPU.
+        # Let the tail drain (commits, notifications; split: the acknowledgements that mark the
+        # producers' deliveries) before the next phase; it is still in the CPU.
         # (By primary key: on SQLite no index serves a status filter on a table of a million rows.)
-        open_deliveries = Delivery.objects.filter(
-            pk__gte=first_delivery, status__in=[Delivery.Status.PENDING, Delivery.Status.SENT]
-        )
-        while open_deliveries.exists():
+        open_deliveries = [
+            Delivery.objects.using(alias).filter(
+                pk__gte=first, status__in=[Delivery.Status.PENDING, Delivery.Status.SENT]
+            )
+            for alias, first in first_delivery.items()
+        ]
+        while any(qs.exists() for qs in open_deliveries):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{via}: deliveries still open after the orders ended")
             time.sleep(0.25)
         drained = time.time()
         cpu = self._phase_cpu(start, placed, gens)
-        deliveries = list(
-            Delivery.objects.filter(pk__gte=first_delivery).values_list(
-                "last_sent_at", "event__occurred_at", "processed_at", "status"
-            )
-        )
-        connection.close()
+        deliveries = [
+            row
+            for alias, first in first_delivery.items()
+            for row in Delivery.objects.using(alias)
+            .filter(pk__gte=first)
+            .values_list("last_sent_at", "event__occurred_at", "processed_at", "status")
+        ]
+        connections.close_all()
         t_start = min(g["start"] for g in gens)
         ends = [u.timestamp() for _, u, _ in rows]
         latencies = [(u - c).total_seconds() for c, u, _ in rows]
@@ -334,7 +370,12 @@ class Bench:
         return out, ends, t_start, latencies
 
     def relay_probe(self, events: int, *, profile: Path | None = None) -> dict[str, Any]:
-        env = {**self.env, "DJANGO_SETTINGS_MODULE": "tests.settings", "MESSAGING_SEND_ON_COMMIT": "0"}
+        # The probe's events are testapp's, on the default database, in either mode.
+        env = {
+            **{k: v for k, v in self.env.items() if not k.startswith("DATABASE_URL_")},
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "MESSAGING_SEND_ON_COMMIT": "0",
+        }
         argv = [infra.PYTHON, "-m", "bench.relay_probe", "--events", str(events)]
         if profile is not None:
             argv = [
@@ -571,7 +612,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="Celery's broker is this RabbitMQ (amqp://user:pass@host:5672/), in a vhost of the run's own "
         "(created and deleted with rabbitmqctl); Redis then holds only the cache and the baseline's recorder",
     )
-    parser.add_argument("--keep-db", action="store_true", help="keep the benchmark's database afterwards")
+    parser.add_argument(
+        "--split-databases",
+        action="store_true",
+        help="a database per domain but users (PostgreSQL: one per domain on the same server; SQLite: a file "
+        "per domain), given to every process as DATABASE_URL_<LABEL>, and a relay loop per domain for the "
+        "acknowledgements",
+    )
+    parser.add_argument("--keep-db", action="store_true", help="keep the benchmark's databases afterwards")
     parser.add_argument("--out", type=Path, default=REPO / "results")
     parser.add_argument(
         "--report-from", type=Path, metavar="RESULT_JSON", help="print the table and redraw the plot of a past run"
@@ -602,28 +650,38 @@ def main(argv: list[str] | None = None) -> int:
     began = time.time()
     base_url = os.environ.get("DATABASE_URL")
     vendor = "postgresql" if base_url and base_url.startswith("postgres") else "sqlite"
-    run_dir = (args.out / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{vendor}").resolve()
+    mode = "split" if args.split_databases else "single"
+    run_dir = (args.out / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{vendor}{'-split' if mode == 'split' else ''}").resolve()
     run_dir.mkdir(parents=True)
     machine = machine_info()
-    log(f"results in {run_dir}; load {machine['load_at_start']}")
-    database = infra.create_database(run_dir, base_url)
+    log(f"results in {run_dir}; {mode} database(s); load {machine['load_at_start']}")
+    database = infra.create_database(run_dir, base_url, split=args.split_databases)
     broker = infra.start_broker(run_dir, args.redis_url, args.broker)
-    env = infra.bench_env(database.url, broker.url, broker.broker_url)
+    env = infra.bench_env(database.url, broker.url, broker.broker_url, **database.domain_env())
+    for inherited in [k for k in os.environ if k.startswith("DATABASE_URL_")]:
+        del os.environ[inherited]
     os.environ.update(env)
     bench = Bench(args, run_dir, env, database, broker)
     result: dict[str, Any] = {
         "started_at": dt.datetime.now(dt.UTC).isoformat(),
         "machine": machine,
         "commit": git_commit(),
-        "database": {"vendor": vendor},
+        "database": {"vendor": vendor, "mode": mode, "aliases": database.aliases},
         "args": vars(args),
     }
     try:
-        log("migrating")
-        subprocess.run([infra.PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)  # noqa: S603
+        for alias in database.aliases:
+            log(f"migrating {alias}")
+            subprocess.run(  # noqa: S603
+                [infra.PYTHON, "manage.py", "migrate", "--noinput", "-v0", "--database", alias],
+                cwd=REPO,
+                env=env,
+                check=True,
+            )
         import django
 
         django.setup()
+        check_split(database)
         result["versions"] = versions(vendor, broker.url, broker.broker_url)
         result["broker"] = {"kind": "rabbitmq" if broker.celery_url else "redis"}
         log("seeding and counting queries per handler")
@@ -634,10 +692,11 @@ def main(argv: list[str] | None = None) -> int:
             # A database in service has planner statistics; a freshly migrated and seeded one has
             # none until autovacuum's ANALYZE gets to it, at its own time, during a measurement
             # (measured: the first saturation run then needed 10% more CPU per order).
-            from django.db import connection
+            from django.db import connections
 
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
+            for alias in database.aliases:
+                with connections[alias].cursor() as cursor:
+                    cursor.execute("ANALYZE")
         result["queries"] = {"handlers": seed.pop("queries"), "entry_services": seed.pop("entry_services")}
         bench.config = seed
         bench.config_path.write_text(json.dumps(seed))
@@ -651,6 +710,8 @@ def main(argv: list[str] | None = None) -> int:
 
         bench.sampler_only([])  # the baseline's workers stay up, idle, for the next rounds
         bench.product_workers = bench.start_workers("project", PRODUCT_QUEUES, "")
+        if database.mode == "split":
+            bench.product_workers += bench.start_relays()
         phases["service"] = bench.measure("service", "service", count=args.orders, rate=rate)
         result["rounds"] = bench.rounds(
             "service", (phases["baseline"]["saturation"], phases["service"]["saturation"]), baseline_workers
@@ -670,9 +731,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.prefill:
             from bench.prefill import prefill
 
-            log(f"pre-filling the messaging tables with {args.prefill:,} old rows each")
+            # Split: the messaging tables of each database the order flow writes to, as its domains'
+            # months of traffic would leave them (the default then holds only users').
+            filled = PRODUCT_QUEUES if database.mode == "split" else ["default"]
+            log(f"pre-filling the messaging tables of {', '.join(filled)} with {args.prefill:,} old rows each")
             t0 = time.time()
-            timings = prefill(args.prefill)
+            timings = {alias: prefill(args.prefill, using=alias) for alias in filled}
+            timings = timings["default"] if database.mode == "single" else timings
             log(f"pre-filled in {time.time() - t0:.0f}s")
             # The chain right before, as the yardstick of this round (see Bench.rounds).
             bench.sampler_only(baseline_workers)
@@ -713,6 +778,22 @@ def main(argv: list[str] | None = None) -> int:
     finish(result, run_dir)
     print(f"(run took {result['duration_seconds']:.0f}s)")
     return 0
+
+
+def check_split(database: infra.Database) -> None:
+    """The databases this Django sees are the run's: each split domain on its own alias, nothing
+    else on one (a domain added to the project but not to SPLIT_DOMAINS would share the default)."""
+    from django.conf import settings
+
+    from project.messaging.registry.databases import database_for
+
+    expected = [d for d in settings.DOMAIN_APPS if d not in settings.DOMAINS_IN_DEFAULT_DATABASE]
+    if database.mode == "split" and sorted(expected) != sorted(infra.SPLIT_DOMAINS):
+        raise SystemExit(f"bench: infra.SPLIT_DOMAINS is {infra.SPLIT_DOMAINS}, the settings' domains {expected}")
+    placed = {app: database_for(app) for app in settings.DOMAIN_APPS}
+    wanted = {app: app if app in database.domain_urls else "default" for app in settings.DOMAIN_APPS}
+    if placed != wanted:
+        raise SystemExit(f"bench: the domains' databases are {placed}, expected {wanted}")
 
 
 def _round(baseline: dict[str, Any], service: dict[str, Any]) -> dict[str, float]:
