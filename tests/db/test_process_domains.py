@@ -12,7 +12,7 @@ from django.db import connections
 from django.db.utils import ConnectionDoesNotExist
 from django.test import override_settings
 
-from project.messaging.registry.databases import database_for, messaging_databases, runs_here, shares_database
+from project.messaging.registry.databases import database_for, messaging_databases, runs_here
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,7 +110,6 @@ def test_a_domain_this_process_does_not_run_is_an_alias_it_does_not_have() -> No
         assert database_for("orders") == "orders"
         assert not runs_here("orders")
         assert runs_here("inventory")
-        assert not shares_database("orders", "inventory")
         assert "orders" not in messaging_databases()
         if "orders" not in connections:  # (a split run has the alias itself: the router is what says no)
             with pytest.raises(ConnectionDoesNotExist):

@@ -52,11 +52,3 @@ def has_database(alias: str) -> bool:
     """Whether this process has a database under ``alias`` (not the dummy default of a process
     whose domains all have their own)."""
     return alias in settings.DATABASES and settings.DATABASES[alias].get("ENGINE") != NO_DATABASE_ENGINE
-
-
-def shares_database(app_label: str, other_app_label: str) -> bool:
-    """Whether this process writes both apps' rows to one database, so that one transaction can
-    cover both (a consumer marking its producer's delivery row processed with its own effects)."""
-    return (
-        runs_here(app_label) and runs_here(other_app_label) and database_for(app_label) == database_for(other_app_label)
-    )
