@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.test import TransactionTestCase
 
 from project.messaging.models import DeadLetter
 from project.messaging.outbox import relay
@@ -23,6 +25,7 @@ from project.messaging.outbox.publish import publish
 from project.messaging.testing import TestBus, test_bus
 from tests.brokers import BrokerQueues
 from tests.brokers import broker_queues as broker_queues_for
+from tests.db import roles as domain_roles
 from tests.testapp.events import Pinged
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,6 +52,10 @@ def _on_every_database(items: list[pytest.Item]) -> None:
     """With domains on databases of their own (DATABASE_URL_<LABEL>), a test that uses the
     database uses all of them: its services write to their app's database, not the default."""
     for item in items:
+        test_class = getattr(item, "cls", None)
+        if isinstance(test_class, type) and issubclass(test_class, TransactionTestCase):
+            test_class.databases = "__all__"  # Django's own test classes read it, not the marker
+            continue
         fixtures = getattr(item, "fixturenames", ())
         marker = item.get_closest_marker("django_db")
         if marker is None and not {"db", "transactional_db"} & set(fixtures):
@@ -170,11 +177,22 @@ def clean_broker(broker: redis.Redis) -> redis.Redis:
     return broker
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """The test databases, each given to its domain's role on PostgreSQL when split (tests/db/roles.py)."""
+    if domain_roles.uses_domain_roles():
+        with django_db_blocker.unblock():
+            domain_roles.give_each_database_its_role()
+
+
 def test_database_url(alias: str = DEFAULT_DB_ALIAS) -> str:
-    """The URL of the database pytest-django created, for worker subprocesses to share it."""
+    """The URL of the database pytest-django created, for worker subprocesses to share it: with
+    a role per domain (PostgreSQL, split), the URL of the database's own role."""
     s = connections[alias].settings_dict
     if connections[alias].vendor == "sqlite":
         return f"sqlite:///{Path(s['NAME']).resolve()}"
+    if domain_roles.uses_domain_roles() and alias in domain_roles.role_aliases():
+        return f"postgres://{domain_roles.role_of(alias)}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
