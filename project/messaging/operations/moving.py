@@ -28,7 +28,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.color import no_style
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
-from django.db.models import Exists, Model, OuterRef, QuerySet
+from django.db.models import Model, QuerySet
 
 from project.errors import DomainError
 from project.messaging.models import (
@@ -132,6 +132,9 @@ def move_to_split_databases(
     plans = {label: _parts(label) for label in movable}
     for label, parts in plans.items():
         _check_tables(label, database_for(label), parts)
+    for parts in plans.values():
+        for part in parts:
+            part.source()  # the acknowledgements' owners are found now, before any domain is deleted
     moves = []
     for label, parts in plans.items():
         moves.append(_move_domain(label, database_for(label), parts, dry_run=dry_run, progress=progress))
@@ -146,20 +149,48 @@ def _parts(label: str) -> list[_Part]:
     rows (the fields that name the app a messaging row belongs to: project/messaging/models.py)."""
     prefix = f"{label}."
     own = [_Part(model, _all_of(model)) for model in _in_fk_order(_domain_models(label))]
-    of_its_deliveries = Delivery.objects.filter(
-        pk=OuterRef("delivery_id"), event__producer=OuterRef("producer"), handler__startswith=prefix
-    )
     return [
         *own,
         _Part(OutboxEvent, lambda: OutboxEvent.objects.using(SOURCE).filter(producer=label)),
         _Part(Delivery, lambda: Delivery.objects.using(SOURCE).filter(event__producer=label)),
         _Part(InboxRecord, lambda: InboxRecord.objects.using(SOURCE).filter(handler__startswith=prefix)),
         _Part(DeadLetter, lambda: DeadLetter.objects.using(SOURCE).filter(handler__startswith=prefix)),
-        # An acknowledgement does not name its consumer; on one database the delivery it
-        # acknowledges does (its handler), and the producer's deliveries are still there.
-        _Part(Acknowledgement, lambda: Acknowledgement.objects.using(SOURCE).filter(Exists(of_its_deliveries))),
+        _Part(Acknowledgement, _acknowledgements_of(label)),
         _Part(ProjectionRebuild, lambda: ProjectionRebuild.objects.using(SOURCE).filter(projection__startswith=prefix)),
     ]
+
+
+def _acknowledgements_of(label: str) -> Callable[[], QuerySet]:
+    """The acknowledgements the domain's handlers wrote. A row names the producer and its delivery,
+    not the consumer; the delivery's handler does, read where the producer's deliveries are: the
+    default database, or the producer's own if it was moved (and deleted from here) before. Found once,
+    before anything is deleted, so that the copy, its check and the deletion see the same rows."""
+    found: list[int] | None = None
+
+    def source() -> QuerySet:
+        nonlocal found
+        if found is None:
+            found = []
+            for batch in _batches(Acknowledgement.objects.using(SOURCE).all()):
+                by_producer: dict[str, list[Acknowledgement]] = {}
+                for row in batch:
+                    by_producer.setdefault(row.producer, []).append(row)
+                for producer, acknowledgements in by_producer.items():
+                    ids = [row.delivery_id for row in acknowledgements]
+                    handlers: dict[int, str] = {}
+                    for alias in dict.fromkeys([SOURCE, database_for(producer)]):
+                        if has_database(alias):
+                            handlers.update(
+                                Delivery.objects.using(alias)
+                                .filter(pk__in=ids, event__producer=producer)
+                                .values_list("pk", "handler")
+                            )
+                    found.extend(
+                        row.pk for row in acknowledgements if handlers.get(row.delivery_id, "").startswith(f"{label}.")
+                    )
+        return Acknowledgement.objects.using(SOURCE).filter(pk__in=found)
+
+    return source
 
 
 def _all_of(model: type[Model]) -> Callable[[], QuerySet]:
