@@ -56,7 +56,7 @@ def test_the_move_tests_pass_with_orders_and_inventory_on_files_of_their_own(tmp
         timeout=600,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "1 passed" in run.stdout and " failed" not in run.stdout
+    assert "2 passed" in run.stdout and " failed" not in run.stdout
 
 
 def test_the_move_is_refused_when_no_domain_has_a_database_of_its_own(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from io import StringIO
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from inventory.models import Reservation, StockItem
@@ -32,7 +32,7 @@ from tests.brokers import BrokerQueues
 from tests.conftest import REPO, WorkerProcess, test_database_env, wait_until
 from tests.factories.envelopes import raw_envelope
 
-pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 SKU = "MOVING-SOFA"
 RESERVE = "inventory.reserve_order_line"
@@ -108,6 +108,7 @@ def inbox(alias: str, handler: str) -> int:
     return InboxRecord.objects.using(alias).filter(handler=handler).count()
 
 
+@pytest.mark.flows
 def test_a_single_database_with_orders_at_every_stage_is_moved_and_finished_by_per_domain_workers(
     moved: list[str], worker_factory: Callable[..., WorkerProcess], clean_queues: BrokerQueues
 ) -> None:
@@ -207,3 +208,18 @@ def test_a_single_database_with_orders_at_every_stage_is_moved_and_finished_by_p
     assert "'duplicate'" in split_inventory.log()
     assert OutboxEvent.objects.using("orders").filter(event_type="inventory.ReserveStock").count() == 4
     assert DeadLetter.objects.using("inventory").get(handler=RESERVE).status == DeadLetter.Status.DEAD
+
+
+def test_a_domain_that_ran_on_its_own_database_since_is_not_moved_again_over_its_newer_rows(
+    moved: list[str],
+) -> None:
+    KnownProduct.objects.using("default").create(sku="LAMP", name="Lamp")
+    KnownProduct.objects.using("default").create(sku="TABLE", name="Table")
+    # Orders has run on its own database since: the lamp was renamed there.
+    KnownProduct.objects.using("orders").create(sku="LAMP", name="Reading lamp")
+
+    with pytest.raises(CommandError, match="orders: orders already holds orders.KnownProduct LAMP with other values"):
+        move()
+    # Nothing of orders was copied (one transaction), nothing deleted from the default database.
+    assert list(KnownProduct.objects.using("orders").values_list("sku", "name")) == [("LAMP", "Reading lamp")]
+    assert KnownProduct.objects.using("default").count() == 2
