@@ -128,15 +128,15 @@ def assert_rows_only_in_their_database() -> None:
     assert not misplaced, "Rows outside their database:\n" + "\n".join(misplaced)
 
 
-def unprocessed_deliveries() -> dict[str, dict[str, int]]:
-    """The producers' databases holding deliveries not processed (yet): alias -> status -> how many."""
-    found: dict[str, dict[str, int]] = {}
+def unprocessed_deliveries() -> dict[str, list[str]]:
+    """The producers' databases holding deliveries not processed (yet), and which: "event -> handler (status)"."""
+    found: dict[str, list[str]] = {}
     for alias in aliases():
         if not _has_table(alias, Delivery):
             continue
-        open_ = Delivery.objects.using(alias).exclude(status=Delivery.Status.PROCESSED)
-        for group in open_.values("status").annotate(n=Count("pk")).order_by():
-            found.setdefault(alias, {})[group["status"]] = group["n"]
+        open_ = Delivery.objects.using(alias).exclude(status=Delivery.Status.PROCESSED).order_by("id")
+        for event_type, handler, status in open_.values_list("event__event_type", "handler", "status"):
+            found.setdefault(alias, []).append(f"{event_type} -> {handler} ({status})")
     return found
 
 

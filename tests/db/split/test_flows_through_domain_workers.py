@@ -8,9 +8,12 @@ would) sends the acknowledgements to the producer's queue, and the producer's wo
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -27,7 +30,7 @@ from orders.models import KnownProduct, Order, OrderLine, OrderSaga
 from orders.services import LineInput, OrderError, order_cancel, order_place, order_sagas_expire_overdue
 from project.messaging.models import Acknowledgement, DeadLetter, Delivery, InboxRecord, OutboxEvent
 from publishing.models import PublicArticle
-from tests.conftest import WorkerProcess, wait_until
+from tests.conftest import REPO, WorkerProcess, wait_until
 from tests.db.split.conftest import domain_worker_env
 from tests.db.split.rows import (
     assert_no_rows,
@@ -78,35 +81,69 @@ def notification(user_id: int, kind: str) -> Notification:
     )
 
 
-def settle() -> None:
+# What a worker logs when it strayed out of its own database (or failed otherwise).
+STRAYED = ("ImproperlyConfigured", "ConnectionDoesNotExist", "Traceback", "[error")
+
+
+def settle(worker_logs: Path) -> None:
     """Every delivery processed in its producer's database; no acknowledgement left to send, no
-    dead letter; and every row in its own database."""
-    wait_until(
-        every_delivery_processed,
-        timeout=60,
-        interval=0.3,
-        what="every delivery to be marked processed in its producer's database",
-    )
-    assert unprocessed_deliveries() == {}
+    dead letter; every row in its own database; and no worker (of those the test started, logs
+    in ``worker_logs``) failed anything, such as a query on a database it does not have."""
+    try:
+        wait_until(every_delivery_processed, timeout=60, interval=0.3)
+    except pytest.fail.Exception:
+        pytest.fail(f"Deliveries still not marked processed in their producer's database: {unprocessed_deliveries()}")
     assert_no_rows(Acknowledgement)  # each sent to its producer, and forgotten
     assert_no_rows(DeadLetter)
     assert_rows_only_in_their_database()
+    for log in sorted(worker_logs.glob("worker-*.log")):
+        failures = [line for line in log.read_text().splitlines() if any(mark in line for mark in STRAYED)]
+        assert not failures, f"{log.name}:\n" + "\n".join(failures[:10])
 
 
 def restart(worker_factory: Callable[..., WorkerProcess], label: str) -> WorkerProcess:
     return worker_factory([label], env=domain_worker_env(label))
 
 
+DATABASES_OF_THE_PROCESS = """
+import django
+django.setup()
+from django.conf import settings
+from project.messaging.registry.databases import has_database, messaging_databases
+print(sorted(alias for alias in settings.DATABASES if has_database(alias)), messaging_databases())
+"""
+
+
 def test_each_domain_worker_holds_its_own_database_only(domain_workers: dict[str, WorkerProcess]) -> None:
+    # The settings each worker read: a process started with its environment, as `manage.py shell` would.
+    runs = {
+        label: subprocess.Popen(
+            [sys.executable, "-c", DATABASES_OF_THE_PROCESS],
+            cwd=REPO,
+            env=worker.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for label, worker in domain_workers.items()
+    }
+    for label, run in runs.items():
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err[-2000:]
+        if label == "users":  # the default database (and the test-only "elsewhere", a copy of it)
+            assert out.strip() == "['default', 'elsewhere'] ['default']"
+        else:  # no default database at all: Django's apps and users are not its business
+            assert out.strip() == f"['{label}'] ['{label}']"
     for label, worker in domain_workers.items():
         assert worker.env["DOMAINS"] == label
         given = {key for key, value in worker.env.items() if key.startswith("DATABASE_URL") and value}
         assert given == ({"DATABASE_URL"} if label == "users" else {f"DATABASE_URL_{label.upper()}"})
-        assert worker.proc is not None and worker.proc.poll() is None  # it started, and runs
+        assert worker.proc is not None and worker.proc.poll() is None  # it started on that, and runs
 
 
 def test_an_order_is_confirmed_and_its_customer_told_each_row_in_its_domain_s_database(
     domain_workers: dict[str, WorkerProcess],
+    tmp_path: Path,
 ) -> None:
     alice = customer("alice")
     shelve("CRUNCHY-ARMCHAIR", 10)
@@ -123,7 +160,7 @@ def test_an_order_is_confirmed_and_its_customer_told_each_row_in_its_domain_s_da
     )
     told = notification(alice, Notification.Kind.ORDER_CONFIRMED)
     wait_until(lambda: Notification.objects.using("notifications").get(pk=told.pk).status == "sent", what="sent")
-    settle()
+    settle(tmp_path)
     with pytest.raises(OrderError):  # a confirmed order cannot be cancelled: nothing changes
         order_cancel(order_id=order.pk)
 
@@ -156,6 +193,7 @@ def test_an_order_is_confirmed_and_its_customer_told_each_row_in_its_domain_s_da
 
 def test_a_registered_user_becomes_a_recipient_in_notifications_database_only(
     domain_workers: dict[str, WorkerProcess],
+    tmp_path: Path,
 ) -> None:
     bob = register("bob", new_articles=True)
     known = wait_until(
@@ -163,7 +201,7 @@ def test_a_registered_user_becomes_a_recipient_in_notifications_database_only(
         what="the registration to reach notifications",
     )
     assert (known.email, known.display_name, known.new_articles) == ("bob@example.com", "Bob", True)
-    settle()
+    settle(tmp_path)
 
     assert_rows(UserProfile, "default", 1, user_id=bob.user_id)
     assert_rows(Recipient, "notifications", 1, user_id=bob.user_id)
@@ -176,6 +214,7 @@ def test_a_registered_user_becomes_a_recipient_in_notifications_database_only(
 
 def test_an_article_published_shows_publicly_and_reaches_subscribers_each_row_in_its_database(
     domain_workers: dict[str, WorkerProcess],
+    tmp_path: Path,
 ) -> None:
     carol = customer("carol")  # registered with the default preferences: no news of articles
     dora = register("dora", new_articles=True).user_id
@@ -193,7 +232,7 @@ def test_an_article_published_shows_publicly_and_reaches_subscribers_each_row_in
         what="the subscriber to be told",
     )
     assert told.user_id == dora
-    settle()
+    settle(tmp_path)
     assert_no_rows(Notification, user_id=carol)
 
     assert_rows(Article, "articles", 1, pk=draft.pk, status=Article.Status.PUBLISHED)
@@ -209,6 +248,7 @@ def test_an_article_published_shows_publicly_and_reaches_subscribers_each_row_in
 
 def test_an_order_with_a_line_out_of_stock_fails_releases_the_others_and_tells_the_customer(
     domain_workers: dict[str, WorkerProcess],
+    tmp_path: Path,
 ) -> None:
     erin = customer("erin")
     shelve("CRUNCHY-ARMCHAIR", 10)
@@ -222,7 +262,7 @@ def test_an_order_with_a_line_out_of_stock_fails_releases_the_others_and_tells_t
     assert (failed.status, failed.failure_reason) == (Order.Status.FAILED, "insufficient stock for RARE-VASE")
     told = notification(erin, Notification.Kind.ORDER_FAILED)
     wait_until(lambda: Notification.objects.using("notifications").get(pk=told.pk).status == "sent", what="sent")
-    settle()
+    settle(tmp_path)
 
     assert stock() == {"CRUNCHY-ARMCHAIR": (10, 0), "RARE-VASE": (1, 0)}  # the armchairs were released
     assert_rows(Order, "orders", 1, status=Order.Status.FAILED)
@@ -237,7 +277,7 @@ def test_an_order_with_a_line_out_of_stock_fails_releases_the_others_and_tells_t
 
 
 def test_a_cancel_while_reserving_releases_everything_once_inventory_is_back(
-    domain_workers: dict[str, WorkerProcess], worker_factory: Callable[..., WorkerProcess]
+    domain_workers: dict[str, WorkerProcess], tmp_path: Path, worker_factory: Callable[..., WorkerProcess]
 ) -> None:
     shelve("CRUNCHY-ARMCHAIR", 10)
     shelve("SHINY-LAMP", 5)
@@ -252,7 +292,7 @@ def test_a_cancel_while_reserving_releases_everything_once_inventory_is_back(
 
     cancelled = final_order(order.pk)
     assert (cancelled.status, cancelled.failure_reason) == (Order.Status.CANCELLED, "cancelled by the customer")
-    settle()
+    settle(tmp_path)
 
     assert stock() == {"CRUNCHY-ARMCHAIR": (10, 0), "SHINY-LAMP": (5, 0)}
     assert_rows(Order, "orders", 1, status=Order.Status.CANCELLED)
@@ -263,7 +303,7 @@ def test_a_cancel_while_reserving_releases_everything_once_inventory_is_back(
 
 
 def test_a_cancel_after_inventory_reserved_releases_the_reservations_in_inventory_s_database(
-    domain_workers: dict[str, WorkerProcess], worker_factory: Callable[..., WorkerProcess]
+    domain_workers: dict[str, WorkerProcess], tmp_path: Path, worker_factory: Callable[..., WorkerProcess]
 ) -> None:
     shelve("CRUNCHY-ARMCHAIR", 10)
     domain_workers["orders"].stop()  # the replies wait in orders' queue: the order is still reserving
@@ -281,7 +321,7 @@ def test_a_cancel_after_inventory_reserved_releases_the_reservations_in_inventor
     cancelled = final_order(order.pk)
     assert (cancelled.status, cancelled.failure_reason) == (Order.Status.CANCELLED, "cancelled by the customer")
     wait_until(lambda: stock() == {"CRUNCHY-ARMCHAIR": (10, 0)}, what="the reservation to be released")
-    settle()
+    settle(tmp_path)
 
     assert_rows(Reservation, "inventory", 1, order_id=order.pk, status=Reservation.Status.RELEASED)
     assert_rows(OutboxEvent, "inventory", 1, event_type="inventory.StockReserved")
@@ -291,11 +331,12 @@ def test_a_cancel_after_inventory_reserved_releases_the_reservations_in_inventor
 
 
 def test_a_deadline_passing_fails_the_order_and_late_replies_change_nothing(
-    domain_workers: dict[str, WorkerProcess], worker_factory: Callable[..., WorkerProcess]
+    domain_workers: dict[str, WorkerProcess], tmp_path: Path, worker_factory: Callable[..., WorkerProcess]
 ) -> None:
+    frank = customer("frank")  # told of the failure (an unknown customer's would be retried for long)
     shelve("CRUNCHY-ARMCHAIR", 10)
     domain_workers["inventory"].stop()
-    order = order_place(customer_id=7, lines=[LineInput("CRUNCHY-ARMCHAIR", 4, Decimal("99.00"))]).order
+    order = order_place(customer_id=frank, lines=[LineInput("CRUNCHY-ARMCHAIR", 4, Decimal("99.00"))]).order
     OrderSaga.objects.using("orders").filter(pk=order.pk).update(deadline_at=timezone.now() - timedelta(seconds=1))
 
     assert order_sagas_expire_overdue() == 1  # what beat's orders.expire_overdue_sagas runs
@@ -307,7 +348,7 @@ def test_a_deadline_passing_fails_the_order_and_late_replies_change_nothing(
         Order.Status.FAILED,
         f"stock reservation timed out after {settings.ORDERS_RESERVATION_TIMEOUT_SECONDS:g} seconds",
     )
-    settle()
+    settle(tmp_path)
     assert order_sagas_expire_overdue() == 0  # a deadline firing after the end does nothing
 
     assert stock() == {"CRUNCHY-ARMCHAIR": (10, 0)}
@@ -315,3 +356,4 @@ def test_a_deadline_passing_fails_the_order_and_late_replies_change_nothing(
     assert_no_rows(Reservation, status=Reservation.Status.RESERVED)
     assert_rows(OutboxEvent, "orders", 1, event_type="orders.OrderFailed")
     assert_rows(InboxRecord, "inventory", 1, handler="inventory.release_order_line")
+    assert_rows(Notification, "notifications", 1, user_id=frank, kind="order_failed")
