@@ -45,13 +45,13 @@ def test_messaging_rows_in_another_domain_s_database_are_reported() -> None:
     InboxRecord.objects.using("inventory").create(
         handler="orders.advance_saga_on_stock_reserved", event_id=uuid.uuid4(), event_type="inventory.StockReserved"
     )
-    Acknowledgement.objects.using("orders").create(
+    ack = Acknowledgement.objects.using("orders").create(
         producer="orders", delivery_id=1, outcome="processed", created_at=timezone.now()
     )
     assert misplaced_rows() == [
         "1 messaging.OutboxEvent of producer=inventory in orders",
         "1 messaging.InboxRecord of handler=orders.advance_saga_on_stock_reserved in inventory",
-        "acknowledgement 1 (producer orders, delivery 1 consumed on None) in orders",
+        f"acknowledgement {ack.pk} (producer orders, delivery 1 consumed on None) in orders",
     ]
     with pytest.raises(AssertionError, match="Rows outside their database"):
         assert_rows_only_in_their_database()
