@@ -8,6 +8,7 @@ would) sends the acknowledgements to the producer's queue, and the producer's wo
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from orders.models import KnownProduct, Order, OrderLine, OrderSaga
 from orders.services import LineInput, OrderError, order_cancel, order_place, order_sagas_expire_overdue
 from project.messaging.models import Acknowledgement, DeadLetter, Delivery, InboxRecord, OutboxEvent
 from publishing.models import PublicArticle
-from tests.conftest import REPO, WorkerProcess, wait_until
+from tests.conftest import REPO, WorkerProcess, test_database_env, wait_until
 from tests.db.split.conftest import domain_worker_env
 from tests.db.split.rows import (
     assert_no_rows,
@@ -114,18 +115,20 @@ print(sorted(alias for alias in settings.DATABASES if has_database(alias)), mess
 """
 
 
-def test_each_domain_worker_holds_its_own_database_only(domain_workers: dict[str, WorkerProcess]) -> None:
-    # The settings each worker read: a process started with its environment, as `manage.py shell` would.
+def test_each_domain_worker_holds_its_own_database_only() -> None:
+    # The settings a domain worker reads: a process started with the environment worker_factory
+    # gives it (the run's, the test databases', then domain_workers' own), as `manage.py shell` would.
+    base = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **test_database_env()}
     runs = {
         label: subprocess.Popen(
             [sys.executable, "-c", DATABASES_OF_THE_PROCESS],
             cwd=REPO,
-            env=worker.env,
+            env={**base, **domain_worker_env(label)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for label, worker in domain_workers.items()
+        for label in settings.DOMAIN_APPS
     }
     for label, run in runs.items():
         out, err = run.communicate(timeout=120)
@@ -134,11 +137,6 @@ def test_each_domain_worker_holds_its_own_database_only(domain_workers: dict[str
             assert out.strip() == "['default', 'elsewhere'] ['default']"
         else:  # no default database at all: Django's apps and users are not its business
             assert out.strip() == f"['{label}'] ['{label}']"
-    for label, worker in domain_workers.items():
-        assert worker.env["DOMAINS"] == label
-        given = {key for key, value in worker.env.items() if key.startswith("DATABASE_URL") and value}
-        assert given == ({"DATABASE_URL"} if label == "users" else {f"DATABASE_URL_{label.upper()}"})
-        assert worker.proc is not None and worker.proc.poll() is None  # it started on that, and runs
 
 
 def test_an_order_is_confirmed_and_its_customer_told_each_row_in_its_domain_s_database(
@@ -164,6 +162,12 @@ def test_an_order_is_confirmed_and_its_customer_told_each_row_in_its_domain_s_da
     with pytest.raises(OrderError):  # a confirmed order cannot be cancelled: nothing changes
         order_cancel(order_id=order.pk)
 
+    for label, worker in domain_workers.items():  # what they ran on: their own database's URL only
+        given = {key for key, value in worker.env.items() if key.startswith("DATABASE_URL") and value}
+        assert (worker.env["DOMAINS"], given) == (
+            label,
+            {"DATABASE_URL"} if label == "users" else {f"DATABASE_URL_{label.upper()}"},
+        )
     assert_rows(get_user_model(), "default", 1)
     assert_rows(UserProfile, "default", 1)
     assert_rows(Recipient, "notifications", 1, user_id=alice)
@@ -191,34 +195,28 @@ def test_an_order_is_confirmed_and_its_customer_told_each_row_in_its_domain_s_da
     assert rows(Delivery, "default", event__event_type="users.UserRegistered") >= 1
 
 
-def test_a_registered_user_becomes_a_recipient_in_notifications_database_only(
-    domain_workers: dict[str, WorkerProcess],
-    tmp_path: Path,
-) -> None:
-    bob = register("bob", new_articles=True)
-    known = wait_until(
-        lambda: Recipient.objects.using("notifications").filter(user_id=bob.user_id, version=1).first(),
-        what="the registration to reach notifications",
-    )
-    assert (known.email, known.display_name, known.new_articles) == ("bob@example.com", "Bob", True)
-    settle(tmp_path)
-
-    assert_rows(UserProfile, "default", 1, user_id=bob.user_id)
-    assert_rows(Recipient, "notifications", 1, user_id=bob.user_id)
-    assert_no_rows(Notification)  # a registration tells no one anything
-    assert_rows(OutboxEvent, "default", 1, event_type="users.UserRegistered")
-    registered = Delivery.objects.using("default").filter(event__event_type="users.UserRegistered")
-    assert set(registered.values_list("queue", "status")) == {("notifications", Delivery.Status.PROCESSED)}
-    assert_rows(InboxRecord, "notifications", 1, handler="notifications.add_recipient_when_user_registered")
-
-
-def test_an_article_published_shows_publicly_and_reaches_subscribers_each_row_in_its_database(
+def test_users_registered_reach_notifications_and_an_article_published_reaches_publishing_and_subscribers(
     domain_workers: dict[str, WorkerProcess],
     tmp_path: Path,
 ) -> None:
     carol = customer("carol")  # registered with the default preferences: no news of articles
     dora = register("dora", new_articles=True).user_id
-    wait_until(lambda: Recipient.objects.using("notifications").filter(user_id=dora).exists(), what="dora known")
+    known = wait_until(
+        lambda: Recipient.objects.using("notifications").filter(user_id=dora, version=1).first(),
+        what="dora's registration to reach notifications",
+    )
+    assert (known.email, known.display_name, known.new_articles) == ("dora@example.com", "Dora", True)
+    # The registrations: users' rows and deliveries in the default database (marked processed
+    # from notifications' acknowledgements), the recipients in notifications'.
+    settle(tmp_path)
+    assert_rows(UserProfile, "default", 2)
+    assert_rows(Recipient, "notifications", 2)
+    assert_no_rows(Notification)  # a registration tells no one anything
+    assert_rows(OutboxEvent, "default", 2, event_type="users.UserRegistered")
+    registered = Delivery.objects.using("default").filter(event__event_type="users.UserRegistered")
+    assert set(registered.values_list("queue", "status")) == {("notifications", Delivery.Status.PROCESSED)}
+    assert_rows(InboxRecord, "notifications", 2, handler="notifications.add_recipient_when_user_registered")
+
     draft = article_create(author_id=dora, author_name="Dora Quill", title="The crunchy armchair", body="It crunches.")
     article_publish(article_id=draft.pk)
 
