@@ -1,7 +1,7 @@
 """Runs tests/db/split with every domain but users (orders, inventory, notifications, articles,
-publishing) on a SQLite file of its own: the split
-configuration is read at start-up, so it takes a process of its own (CI's split step runs that
-folder directly, on PostgreSQL)."""
+publishing) on a SQLite file of its own: the split configuration is read at start-up, so it takes
+a process of its own (with the DATABASE_URL_<LABEL> set, `bin/test tests/db/split` runs that
+folder directly, e.g. on PostgreSQL)."""
 
 from __future__ import annotations
 

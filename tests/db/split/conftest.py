@@ -1,7 +1,8 @@
 """These tests need every domain but users on a database of its own (DATABASE_URL_ORDERS,
 _INVENTORY, _NOTIFICATIONS, _ARTICLES, _PUBLISHING; users stays on the default database, as it
-must): CI's split step sets them, and tests/db/test_split_databases.py runs this folder in a
-subprocess that does. Without them the folder is not collected at all.
+must): tests/db/test_split_databases.py runs this folder in a subprocess that sets them (SQLite
+files), and `bin/test tests/db/split` runs it on whatever they name (PostgreSQL, say). Without
+them the folder is not collected at all.
 
 ``domain_workers``: one real worker per domain queue, each run as it is deployed (DOMAINS=<label>)
 and given its own database only, so a worker that strays into another domain's database, or the
