@@ -79,15 +79,18 @@ for _alias, _database in DATABASES.items():
 # only the tests that name it create it. TEST_ELSEWHERE_DATABASE_NAME: the database a worker
 # subprocess uses for it (the one pytest-django created). (The split-db settings may bring
 # per-domain aliases of their own; this one stays test-only.)
-DATABASES["elsewhere"] = {**DATABASES["default"], "TEST": {}}
-if env.str("TEST_ELSEWHERE_DATABASE_NAME", default=""):
-    DATABASES["elsewhere"]["NAME"] = env.str("TEST_ELSEWHERE_DATABASE_NAME")
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["elsewhere"]["TEST"] = {
-        "NAME": DATABASES["default"]["TEST"]["NAME"].replace(".sqlite3", "-elsewhere.sqlite3")
-    }
-else:
-    DATABASES["elsewhere"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_elsewhere"}
+# A process of domains that all have databases of their own (DOMAINS, no DATABASE_URL: the split
+# flow tests' domain workers) has no default database to copy it from, and no use for it.
+if DATABASES["default"]["ENGINE"] != "project.db.backends.none":
+    DATABASES["elsewhere"] = {**DATABASES["default"], "TEST": {}}
+    if env.str("TEST_ELSEWHERE_DATABASE_NAME", default=""):
+        DATABASES["elsewhere"]["NAME"] = env.str("TEST_ELSEWHERE_DATABASE_NAME")
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["elsewhere"]["TEST"] = {
+            "NAME": DATABASES["default"]["TEST"]["NAME"].replace(".sqlite3", "-elsewhere.sqlite3")
+        }
+    else:
+        DATABASES["elsewhere"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_elsewhere"}
 DATABASE_ROUTERS = ["tests.testapp.routers.TestappTablesElsewhere", *globals().get("DATABASE_ROUTERS", [])]
 if env.bool("TESTAPP_ELSEWHERE", default=False):
     DATABASE_ROUTERS = ["tests.testapp.routers.TestappElsewhere", *globals().get("DATABASE_ROUTERS", [])]

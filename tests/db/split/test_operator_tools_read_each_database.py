@@ -1,4 +1,4 @@
-"""Operator tools with orders and inventory on databases of their own: the admin lists each
+"""Operator tools with the domains on databases of their own: the admin lists each
 database's messaging rows through its own connection (``?db=``), and a dead letter is acted on in
 the database it is in, even when another database has a letter of the same id."""
 
@@ -91,5 +91,5 @@ def test_the_discard_service_takes_the_letter_s_database() -> None:
 
 def test_health_checks_every_database_through_its_own_connection(admin_client: Client) -> None:
     results = admin_client.get("/health/?format=json").json()
-    for alias in ("default", "orders", "inventory"):
+    for alias in ("default", "orders", "inventory", "notifications", "articles", "publishing"):
         assert results[f"Database(alias='{alias}')"] == "OK"
