@@ -7,9 +7,12 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-product
 # names the broker). Without DATABASE_URL the suite runs on one SQLite file: the split development
 # default (a file per domain) is what tests/db/split runs, in a process of its own; the whole suite
 # does not pass split yet (tests that use the default database only: issue 14 goes on).
-os.environ.setdefault(
-    "DATABASE_URL", f"sqlite:///{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}/var/db.sqlite3"
-)
+# A process of some domains only (DOMAINS: a worker or relay of the reliability suite's split mode) is
+# given exactly the URLs it may use: no default database is made up for it.
+if not os.environ.get("DOMAINS"):
+    os.environ.setdefault(
+        "DATABASE_URL", f"sqlite:///{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}/var/db.sqlite3"
+    )
 if not os.environ.get("CELERY_BROKER_URL"):
     # With another broker named (RabbitMQ) and no REDIS_URL the cache is the database's table.
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -79,15 +82,17 @@ for _alias, _database in DATABASES.items():
 # only the tests that name it create it. TEST_ELSEWHERE_DATABASE_NAME: the database a worker
 # subprocess uses for it (the one pytest-django created). (The split-db settings may bring
 # per-domain aliases of their own; this one stays test-only.)
-DATABASES["elsewhere"] = {**DATABASES["default"], "TEST": {}}
-if env.str("TEST_ELSEWHERE_DATABASE_NAME", default=""):
-    DATABASES["elsewhere"]["NAME"] = env.str("TEST_ELSEWHERE_DATABASE_NAME")
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["elsewhere"]["TEST"] = {
-        "NAME": DATABASES["default"]["TEST"]["NAME"].replace(".sqlite3", "-elsewhere.sqlite3")
-    }
-else:
-    DATABASES["elsewhere"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_elsewhere"}
+# A process without a default database (DOMAINS of domains with their own) has no "elsewhere" either.
+if "NAME" in DATABASES["default"]:
+    DATABASES["elsewhere"] = {**DATABASES["default"], "TEST": {}}
+    if env.str("TEST_ELSEWHERE_DATABASE_NAME", default=""):
+        DATABASES["elsewhere"]["NAME"] = env.str("TEST_ELSEWHERE_DATABASE_NAME")
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["elsewhere"]["TEST"] = {
+            "NAME": DATABASES["default"]["TEST"]["NAME"].replace(".sqlite3", "-elsewhere.sqlite3")
+        }
+    else:
+        DATABASES["elsewhere"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_elsewhere"}
 DATABASE_ROUTERS = ["tests.testapp.routers.TestappTablesElsewhere", *globals().get("DATABASE_ROUTERS", [])]
 if env.bool("TESTAPP_ELSEWHERE", default=False):
     DATABASE_ROUTERS = ["tests.testapp.routers.TestappElsewhere", *globals().get("DATABASE_ROUTERS", [])]
