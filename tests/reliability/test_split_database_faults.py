@@ -1,6 +1,6 @@
 """Faults of domains on databases of their own: collected only when the run gives them their own
 (DATABASE_URL_<LABEL>), each domain's worker and relay then running that domain alone with its
-database only (harness.database_env).
+database only (harness.database_env; the first test checks that the processes got just that).
 
 - inventory's database down for 20 s (PostgreSQL: ALLOW_CONNECTIONS false, its open sessions
   terminated) while orders go on being placed, a customer registers and an article is published:
@@ -24,8 +24,11 @@ import json
 import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.db import connections
 
 from articles.services import article_create, article_publish
 from inventory.models import Reservation
@@ -34,12 +37,55 @@ from orders.models import Order
 from project.messaging.contract.delivery import acknowledgement_task_name
 from project.messaging.models import Acknowledgement, Delivery, InboxRecord
 from tests.conftest import wait_until
-from tests.reliability.harness import OwnRedis, System, database_unavailable
+from tests.reliability.harness import OwnRedis, System, database_unavailable, split_domains
 from tests.reliability.shop import Shop, place_order, run_stream
 from users.events import EmailPreferences
 from users.services import user_register
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True, databases="__all__")]
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    """What a process was started with (Linux: /proc/<pid>/environ)."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+def database_names(environ: dict[str, str]) -> dict[str, str]:
+    return {k: v.rsplit("/", 1)[-1] for k, v in environ.items() if k.startswith("DATABASE_URL")}
+
+
+def test_each_domain_s_worker_and_relay_run_that_domain_alone_with_its_own_database_only(system: System) -> None:
+    """As deployed (docker-compose.yml): the faults below reach one domain's processes only."""
+    own = {label: connections[label].settings_dict["NAME"] for label in split_domains()}
+    for label in settings.DOMAIN_APPS:
+        expected = (
+            {f"DATABASE_URL_{label.upper()}": own[label]}
+            if label in own
+            else {"DATABASE_URL": connections["default"].settings_dict["NAME"]}
+        )  # users: the default database, beside Django's auth user
+        worker = system.workers[label].proc
+        assert worker is not None
+        processes = {"worker": worker.pid, **{f"relay {n}": pid for n, pid in relay_parts(system, label)}}
+        assert len(processes) == 2, f"{label}: a worker and the relay's process for it: {processes}"
+        for what, pid in processes.items():
+            environ = environment_of(pid)
+            assert environ.get("DOMAINS") == label, f"{label}'s {what}"
+            assert database_names(environ) == expected, f"{label}'s {what}"
+    # The messaging layer's own queue: a worker of every domain, as web and the operator commands.
+    messaging = system.workers["messaging"].proc
+    assert messaging is not None
+    everything = environment_of(messaging.pid)
+    assert "DOMAINS" not in everything
+    assert len(database_names(everything)) == 1 + len(own)
+
+
+def relay_parts(system: System, label: str) -> list[tuple[int, int]]:
+    """(relay number, pid) of every relay's process for ``label``."""
+    return [(n, pid) for n, relay in enumerate(system.relays, 1) for pid, part in relay.pids().items() if part == label]
+
+
+# --- inventory's database down --------------------------------------------------------------
 
 OUTAGE_SECONDS = 20.0
 OUTAGE_AT_STEP = 3  # a few orders are on their way to inventory when its database goes
@@ -111,7 +157,8 @@ def test_inventory_s_database_down_20_seconds_holds_only_its_work_and_everything
     dead = [queue for queue in system.workers if not system.worker_alive(queue)]
     assert not dead, f"workers died of the outage: {dead}"
     assert all(relay.alive for relay in system.relays), "a relay died of the outage"
-    row = finish(shop, fault="inventory's database down", timing=f"{OUTAGE_SECONDS:g}s", fault_ended_at=ended_at)
+    timing = f"{OUTAGE_SECONDS:g}s, from step {OUTAGE_AT_STEP} on, the stream going on"
+    row = finish(shop, fault="inventory's db down", timing=timing, fault_ended_at=ended_at)
     assert row.retried > 0, "no inventory handler met the outage: it did not test anything"
     # Orders' sweep sent again the commands inventory could not acknowledge (after
     # MESSAGING_REDELIVER_AFTER, shorter than the outage); inventory's inbox dropped the copies.
