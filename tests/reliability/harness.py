@@ -5,8 +5,11 @@
 - ``use_broker``: points the test process's Celery app (and settings) at that Redis.
 - ``System``: one real ``celery worker`` per queue, plus relay processes, on the test database
   and that Redis, with the metrics and emails of every process written where the test reads them.
-- ``database_unavailable``: the database refuses work for a while (PostgreSQL: connections
-  refused and the open ones terminated; SQLite: another process holds the write lock).
+  With domains on databases of their own (the run's DATABASE_URL_<LABEL>: ``split_domains()``)
+  each domain's worker and relay run that domain only (DOMAINS=<label>) with its own database's
+  URL and no other (``database_env``), as docker-compose.yml deploys them.
+- ``database_unavailable``: databases refuse work for a while (PostgreSQL: connections refused
+  and the open ones terminated; SQLite: another process holds the write lock).
 """
 
 from __future__ import annotations
@@ -25,20 +28,27 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import override_settings
 from kombu import pools
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from project.messaging.broker import queue_states
 from tests.brokers import RabbitQueues
-from tests.conftest import REPO, WorkerProcess, purge_queues, queued_messages, test_database_env
+from tests.conftest import (
+    REPO,
+    WorkerProcess,
+    purge_queues,
+    queued_messages,
+    test_database_env,
+    test_database_url,
+)
 
 # One worker per queue, as deployed (docs/operations.md); users and articles consume nothing today.
 QUEUES = ("orders", "inventory", "users", "notifications", "articles", "publishing", "messaging")
@@ -46,12 +56,13 @@ QUEUES = ("orders", "inventory", "users", "notifications", "articles", "publishi
 # Scaled-down production timings, so that a fault is repaired within a test (production values in
 # project/settings.py and docs/messaging.md). A worker SIGKILLed with a message in hand gets it
 # back after the visibility timeout; the relay re-sends what was sent but not processed after
-# MESSAGING_REDELIVER_AFTER; transient faults are retried long enough to outlast every outage here.
+# MESSAGING_REDELIVER_AFTER; transient faults are retried long enough to outlast every outage here
+# (the longest: a domain's database down 20 s, test_split_database_faults.py).
 BASE_ENV = {
     "DJANGO_SETTINGS_MODULE": "tests.reliability.worker_settings",
     "CELERY_WORKER_SEND_TASK_EVENTS": "0",
     "CELERY_VISIBILITY_TIMEOUT": "6",
-    "MESSAGING_MAX_ATTEMPTS": "40",
+    "MESSAGING_MAX_ATTEMPTS": "60",  # about 45 s of retries: the longest outage here is 20 s
     "MESSAGING_RETRY_BACKOFF": "0.2",
     "MESSAGING_RETRY_BACKOFF_MAX": "1.5",
     "MESSAGING_REDELIVER_AFTER": "10",
@@ -61,6 +72,38 @@ BASE_ENV = {
     "LOG_LEVEL": "INFO",
     "PYTHONUNBUFFERED": "1",  # every line reaches the log, even from a process about to be SIGKILLed
 }
+
+
+def split_domains() -> list[str]:
+    """The domains this run gives a database of their own (DATABASE_URL_<LABEL>); none on one database."""
+    return [label for label in settings.DOMAIN_APPS if label in settings.DATABASES and label != DEFAULT_DB_ALIAS]
+
+
+def shop_databases() -> list[str]:
+    """Every database the shop's rows live in: the default (Django's apps, users), then each domain's own."""
+    return [DEFAULT_DB_ALIAS, *split_domains()]
+
+
+def database_env(domain: str | None) -> dict[str, str]:
+    """The database URLs (and DOMAINS) of a process of ``domain``, or of every domain (None).
+
+    The one place that chooses them. On one database every process gets DATABASE_URL. Split, a
+    domain's process runs it alone with its own database's URL only: DATABASE_URL_<LABEL>, or for
+    users (which lives in the default database, beside Django's auth user) DATABASE_URL; the
+    other domains' URLs are not given to it. Every URL names the user the test run connects as
+    (the test databases' owner); a role per domain, as deploy/postgres/domains.sql makes, would be
+    chosen here.
+    """
+    if domain is None or not split_domains():
+        return test_database_env()
+    if domain in split_domains():
+        return {"DOMAINS": domain, f"DATABASE_URL_{domain.upper()}": test_database_url(domain)}
+    return {"DOMAINS": domain, "DATABASE_URL": test_database_url()}
+
+
+def _without_databases(environ: dict[str, str]) -> dict[str, str]:
+    """An environment with no database URL and no DOMAINS: each process gets its own (database_env)."""
+    return {k: v for k, v in environ.items() if not k.startswith("DATABASE_URL") and k != "DOMAINS"}
 
 
 def _embedded_redis() -> ModuleType:
@@ -186,45 +229,72 @@ def broker_url_in_use() -> str:
         return conn.as_uri(include_password=False)
 
 
+RELAY_ARGV = ("manage.py", "relay_outbox", "--loop", "--interval", "0.2")
+
+
 @dataclass
 class Relay:
-    """A ``manage.py relay_outbox --loop`` process."""
+    """A relay: ``manage.py relay_outbox --loop``, one process for every domain, or split one per
+    domain (``envs``: the part's label, "" for all, -> its environment), as deployed.
 
-    env: dict[str, str]
+    Its log: ``log_path``, or split ``<stem>-<label>.log`` beside it for each part."""
+
+    envs: dict[str, dict[str, str]]
     log_path: Path
-    proc: subprocess.Popen | None = None
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     # The real command, or tests.reliability.lingering_relay (the same, lingering between send and commit).
-    argv: tuple[str, ...] = ("manage.py", "relay_outbox", "--loop", "--interval", "0.2")
+    argv: tuple[str, ...] = RELAY_ARGV
+
+    def part_log(self, part: str) -> Path:
+        return self.log_path if not part else self.log_path.with_name(f"{self.log_path.stem}-{part}.log")
 
     def start(self) -> Relay:
-        self.proc = subprocess.Popen(
-            [sys.executable, *self.argv],
-            cwd=REPO,
-            env=self.env,
-            stdout=self.log_path.open("a"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        """Start every part that is not running."""
+        for part, env in self.envs.items():
+            if self._running(part):
+                continue
+            self.procs[part] = subprocess.Popen(
+                [sys.executable, *self.argv],
+                cwd=REPO,
+                env=env,
+                stdout=self.part_log(part).open("a"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
+
+    def _running(self, part: str) -> bool:
+        proc = self.procs.get(part)
+        return proc is not None and proc.poll() is None
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        """Every part running."""
+        return all(self._running(part) for part in self.envs)
 
-    def kill_hard(self) -> None:
-        if self.alive:
-            assert self.proc is not None
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+    def pids(self) -> dict[int, str]:
+        """The running parts' process ids -> their label ("" for all)."""
+        return {proc.pid: part for part, proc in self.procs.items() if proc.poll() is None}
+
+    def log(self) -> str:
+        return "".join(self.part_log(part).read_text() for part in self.envs if self.part_log(part).exists())
+
+    def kill_hard(self, pid: int | None = None) -> None:
+        """SIGKILL every part, or only the process ``pid``."""
+        for part, proc in self.procs.items():
+            if self._running(part) and pid in (None, proc.pid):
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.alive:
-            assert self.proc is not None
-            os.killpg(self.proc.pid, signal.SIGTERM)  # the loop finishes its sweep and exits
+        for part, proc in self.procs.items():
+            if self._running(part):
+                os.killpg(proc.pid, signal.SIGTERM)  # the loop finishes its sweep and exits
+        for proc in self.procs.values():
             try:
-                self.proc.wait(timeout=15)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.kill_hard()
+                self.kill_hard(proc.pid)
 
 
 @dataclass
@@ -239,6 +309,10 @@ class System:
 
     ``kind`` is "production" (events sent right after commit, one relay as a safety net) or
     "relay-only" (nothing is sent on commit: only relays, or the test, send the outbox).
+
+    Split (domains on databases of their own), each domain's worker, and each relay's part for
+    it, run that domain only with its database only (``database_env``); the messaging queue's
+    worker (the layer's own tasks) runs every domain, as web and the operator commands do.
     """
 
     def __init__(self, *, kind: str, broker: Broker, root: Path) -> None:
@@ -250,10 +324,10 @@ class System:
         self.log_dir = root / "logs"
         for folder in (self.metrics_dir, self.email_dir, self.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        # Everything but the databases, which each process gets for its domain (env_for).
         self.env = {
-            **os.environ,
+            **_without_databases(dict(os.environ)),
             **BASE_ENV,
-            **test_database_env(),
             "CELERY_BROKER_URL": broker.url,
             # The cache: the suite's Redis, or on RabbitMQ the database's table.
             **({"REDIS_URL": broker.url} if isinstance(broker, OwnRedis) else {}),
@@ -270,6 +344,19 @@ class System:
         self.baseline: Counter[str] = Counter()  # the metrics when the current test started
         self._log_marks: dict[Path, int] = {}
 
+    @property
+    def split(self) -> bool:
+        return bool(split_domains())
+
+    def env_for(self, domain: str | None) -> dict[str, str]:
+        """The environment of a process of ``domain`` (None: every domain)."""
+        return {**self.env, **database_env(domain)}
+
+    @staticmethod
+    def domain_of(queue: str) -> str | None:
+        """The domain whose worker consumes ``queue`` (None: the messaging layer's own queue)."""
+        return queue if queue in settings.DOMAIN_APPS else None
+
     # --- workers --------------------------------------------------------------------------
 
     def start(self) -> System:
@@ -285,7 +372,7 @@ class System:
         self._incarnations[queue] += 1
         worker = WorkerProcess(
             queues=[queue],
-            env={**self.env, **(env or {})},
+            env={**self.env_for(self.domain_of(queue)), **(env or {})},
             log_path=self.log_dir / f"worker-{queue}-{self._incarnations[queue]}.log",
         )
         self.workers[queue] = worker
@@ -371,7 +458,10 @@ class System:
     # --- relays ---------------------------------------------------------------------------
 
     def start_relay(self, env: dict[str, str] | None = None, *, lingering: bool = False) -> Relay:
-        relay = Relay(env={**self.env, **(env or {})}, log_path=self.log_dir / f"relay-{len(self.relays) + 1}.log")
+        """A relay (split: a process per domain, each with its database only), ``env`` added."""
+        parts: list[str] = list(settings.DOMAIN_APPS) if self.split else [""]
+        envs = {part: {**self.env_for(part or None), **(env or {})} for part in parts}
+        relay = Relay(envs=envs, log_path=self.log_dir / f"relay-{len(self.relays) + 1}.log")
         if lingering:
             relay.argv = ("-m", "tests.reliability.lingering_relay")
         self.relays.append(relay.start())
@@ -468,14 +558,23 @@ def open_deliveries_in_broker(client: redis.Redis) -> int:
 
 
 @contextmanager
-def database_unavailable() -> Iterator[str]:
-    """While inside, the test database refuses the other processes' work.
+def database_unavailable(aliases: list[str] | None = None) -> Iterator[str]:
+    """While inside, the databases ``aliases`` (default: every database of the shop) refuse the
+    other processes' work.
 
     PostgreSQL: no new connection is allowed (``ALLOW_CONNECTIONS false``) and every other open
-    connection to it is terminated; this process keeps its own. SQLite: another connection holds
-    the write lock (``BEGIN EXCLUSIVE``), so every transaction of the workers (IMMEDIATE) fails with
-    "database is locked" once their busy timeout passes.
+    connection to it is terminated; this process keeps its own (the test reads through it). SQLite:
+    another connection holds the write lock (``BEGIN EXCLUSIVE``), so every transaction of the
+    workers (IMMEDIATE) fails with "database is locked" once their busy timeout passes.
     """
+    with contextlib.ExitStack() as stack:
+        hows = [stack.enter_context(_one_database_unavailable(alias)) for alias in aliases or shop_databases()]
+        yield "; ".join(sorted(set(hows)))
+
+
+@contextmanager
+def _one_database_unavailable(alias: str) -> Iterator[str]:
+    connection = connections[alias]
     if connection.vendor == "postgresql":
         import psycopg
 

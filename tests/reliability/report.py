@@ -36,7 +36,7 @@ class Row:
 COLUMNS = (
     ("fault", 24),
     ("timing", 48),
-    ("db", 6),
+    ("db", 8),
     ("sent", 5),
     ("processed", 9),
     ("retried", 7),
@@ -46,6 +46,11 @@ COLUMNS = (
     ("orders c/f/x", 12),
     ("emails", 6),
 )
+
+
+def _short(database: str) -> str:
+    """ "postgresql split" -> "pg split": the vendor, and whether each domain had its own database."""
+    return database.replace("postgresql", "pg")
 
 
 class Report:
@@ -61,7 +66,7 @@ class Report:
         for r in self.rows:
             orders = f"{r.orders.get('confirmed', 0)}/{r.orders.get('failed', 0)}/{r.orders.get('cancelled', 0)}"
             cells = (
-                r.fault, r.timing, r.database[:6], r.sent, r.processed, r.retried, r.dead_lettered, r.duplicates,
+                r.fault, r.timing, _short(r.database), r.sent, r.processed, r.retried, r.dead_lettered, r.duplicates,
                 f"{r.converge_seconds:.1f}s", orders, r.emails,
             )  # fmt: skip
             lines.append(

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from io import StringIO
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Sum
+from django.db.models import Model, QuerySet, Sum
 
 from articles.models import Article
 from articles.services import article_create, article_edit, article_publish, article_redraft, article_unpublish
@@ -33,7 +33,8 @@ from inventory.services import stock_item_create
 from notifications.models import Notification, Recipient
 from orders.models import KnownProduct, Order, OrderLine
 from orders.services import LineInput, OrderError, order_cancel, order_place
-from project.messaging.models import DeadLetter, Delivery, InboxRecord, OutboxEvent
+from project.messaging.models import Acknowledgement, DeadLetter, Delivery, InboxRecord, OutboxEvent
+from project.messaging.registry.databases import messaging_databases
 from publishing.models import PublicArticle
 from tests.conftest import wait_until
 from users.events import EmailPreferences
@@ -194,12 +195,29 @@ def article_step(shop: Shop, n: int) -> None:
 
 # --- quiet and consistent ---------------------------------------------------------------------
 
+M = TypeVar("M", bound=Model)
+
+
+def everywhere(model: type[M]) -> list[QuerySet[M]]:
+    """A messaging model's rows in each database that holds some: the default, and split each
+    domain's own (a producer's events and deliveries, a consumer's inbox, dead letters and
+    acknowledgements live beside the domain's rows)."""
+    return [model.objects.using(alias) for alias in messaging_databases()]
+
+
+def all_rows(model: type[M], **where: Any) -> list[M]:
+    return [row for rows in everywhere(model) for row in rows.filter(**where)]
+
 
 def settled() -> bool:
-    """Every order ended and every delivery processed (or dead-lettered)."""
+    """Every order ended, every delivery processed (or dead-lettered), no acknowledgement waiting."""
     return (
         not Order.objects.exclude(status__in=Order.TERMINAL).exists()
-        and not Delivery.objects.filter(status__in=[Delivery.Status.PENDING, Delivery.Status.SENT]).exists()
+        and not any(
+            rows.filter(status__in=[Delivery.Status.PENDING, Delivery.Status.SENT]).exists()
+            for rows in everywhere(Delivery)
+        )
+        and not any(rows.exists() for rows in everywhere(Acknowledgement))
     )
 
 
@@ -338,7 +356,7 @@ def _resendable(notes: list[Notification], failed: Counter[str]) -> Counter[tupl
     by_key = {(n.user_id, n.kind, n.reference): n for n in notes if n.status == Notification.Status.SENT}
     commands = {
         str(e.event_id): e.payload
-        for e in OutboxEvent.objects.filter(event_id__in=list(failed), event_type="notifications.SendNewArticleEmail")
+        for e in all_rows(OutboxEvent, event_id__in=list(failed), event_type="notifications.SendNewArticleEmail")
     }
     resendable: Counter[tuple[str, str]] = Counter()
     for event_id, times in failed.items():
@@ -378,16 +396,18 @@ def _assert_projections_equal_sources() -> None:
 
 
 def _assert_every_delivery_applied_once() -> None:
-    unfinished = list(Delivery.objects.exclude(status=Delivery.Status.PROCESSED).values_list("handler", "status"))
+    unfinished = [
+        (d.handler, d.status) for rows in everywhere(Delivery) for d in rows.exclude(status=Delivery.Status.PROCESSED)
+    ]
     assert not unfinished, f"deliveries not processed: {unfinished}"
-    deliveries = list(Delivery.objects.values_list("handler", "event_id"))
-    applied = list(InboxRecord.objects.values_list("handler", "event_id"))
+    deliveries = [pair for rows in everywhere(Delivery) for pair in rows.values_list("handler", "event_id")]
+    applied = [pair for rows in everywhere(InboxRecord) for pair in rows.values_list("handler", "event_id")]
     assert len(applied) == len(set(applied)) == len(deliveries) == len(set(deliveries))
     assert set(applied) == set(deliveries), "an inbox record without a delivery, or a delivery never applied"
 
 
 def _assert_dead_letters_planted(shop: Shop) -> None:
-    letters = list(DeadLetter.objects.all())
+    letters = all_rows(DeadLetter)
     unexplained = [
         (letter.handler, letter.error_type, letter.error_message)
         for letter in letters
@@ -410,12 +430,14 @@ def _is_planted(letter: DeadLetter, planted: Planted) -> bool:
 
 def counts(shop: Shop) -> dict[str, int]:
     """What the report needs from the database: sends, applications, dead letters."""
-    sent = Delivery.objects.aggregate(total=Sum("send_count"))["total"] or 0
+    sent = sum(rows.aggregate(total=Sum("send_count"))["total"] or 0 for rows in everywhere(Delivery))
     return {
         "sent": sent + shop.sent_by_test,
-        "processed": InboxRecord.objects.count(),
-        "dead_lettered": DeadLetter.objects.count(),
+        "processed": sum(rows.count() for rows in everywhere(InboxRecord)),
+        "dead_lettered": sum(rows.count() for rows in everywhere(DeadLetter)),
         # Sent by a relay killed before its commit recorded the send, and processed meanwhile
         # (the handler's mark won over the rolled-back claim): their sends are not counted above.
-        "unrecorded_sends": Delivery.objects.filter(send_count=0, status=Delivery.Status.PROCESSED).count(),
+        "unrecorded_sends": sum(
+            rows.filter(send_count=0, status=Delivery.Status.PROCESSED).count() for rows in everywhere(Delivery)
+        ),
     }

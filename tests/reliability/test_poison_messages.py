@@ -19,6 +19,7 @@ from django.utils import timezone
 from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.models import DeadLetter
 from project.messaging.outbox.relay import send_messages
+from project.messaging.registry.databases import database_for
 from tests.reliability.conftest import timings
 from tests.reliability.harness import System
 from tests.reliability.shop import Planted, Shop, run_stream
@@ -121,6 +122,7 @@ def test_poison_messages_are_dead_lettered_with_their_reason_and_the_stream_flow
     row = finish(shop, fault="poison messages", timing=str(timing), fault_ended_at=last_planted)
     assert row.dead_lettered == len(planted)
     for poison, reason in planted:
-        letter = DeadLetter.objects.get(handler=poison.handler)
+        # In the consumer's database (split: its domain's own).
+        letter = DeadLetter.objects.using(database_for(poison.handler.split(".", 1)[0])).get(handler=poison.handler)
         assert (letter.error_type, letter.permanent, letter.attempts) == (poison.error_type, True, 1)
         assert reason in letter.error_message, letter.error_message

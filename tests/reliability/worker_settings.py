@@ -18,11 +18,12 @@ EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = env.str("RELIABILITY_EMAIL_DIR", default="/tmp/reliability-emails")  # noqa: S108
 
 _busy = env.float("RELIABILITY_SQLITE_BUSY_TIMEOUT", default=0.0)
-if DATABASES["default"]["ENGINE"].endswith("sqlite3") and _busy > 0:
-    DATABASES["default"]["OPTIONS"] = {
-        **DATABASES["default"]["OPTIONS"],
-        "timeout": _busy,
-        "init_command": (
-            f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout={int(_busy * 1000)};"
-        ),
-    }
+for _database in DATABASES.values():  # every SQLite file: the default, and each domain's own when split
+    if _database["ENGINE"].endswith("sqlite3") and _busy > 0:
+        _database["OPTIONS"] = {
+            **_database["OPTIONS"],
+            "timeout": _busy,
+            "init_command": (
+                f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout={int(_busy * 1000)};"
+            ),
+        }
