@@ -90,9 +90,9 @@ def database_env(domain: str | None) -> dict[str, str]:
     The one place that chooses them. On one database every process gets DATABASE_URL. Split, a
     domain's process runs it alone with its own database's URL only: DATABASE_URL_<LABEL>, or for
     users (which lives in the default database, beside Django's auth user) DATABASE_URL; the
-    other domains' URLs are not given to it. Every URL names the user the test run connects as
-    (the test databases' owner); a role per domain, as deploy/postgres/domains.sql makes, would be
-    chosen here.
+    other domains' URLs are not given to it. On PostgreSQL each URL names the role of its
+    database (tests/db/roles.py: it may connect to that database only), as
+    deploy/postgres/domains.sql gives each domain in production.
     """
     if domain is None or not split_domains():
         return test_database_env()
