@@ -12,7 +12,7 @@ from project.messaging.models import DeadLetter
 pytestmark = pytest.mark.django_db
 
 COMMANDS = {
-    "messaging": ["dead_letters", "purge_messaging", "relay_outbox", "replay_events"],
+    "messaging": ["dead_letters", "purge_messaging", "redeliver", "relay_outbox", "replay_events"],
     "orders": ["saga_status"],
     "operations": ["check_consistency"],
 }

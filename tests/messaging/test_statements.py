@@ -161,3 +161,20 @@ def test_a_second_inbox_record_fails_before_its_delivery_mark_and_both_roll_back
         record_and_mark(event_id, delivery_id, now)
     assert Delivery.objects.get(pk=delivery_id).status == "sent"
     assert InboxRecord.objects.filter(event_id=event_id).count() == 1
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["insert-returning", "select-first"])
+def test_inserting_new_events_skips_the_ids_the_outbox_holds_and_says_which_it_wrote(
+    returning: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without RETURNING from a bulk insert (an old SQLite), the ids present are read first.
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", returning)
+    held = event_row(payload={"first": True})
+    statements.insert_events(connection.alias, [held])
+    fresh = [event_row(), event_row()]
+    with CaptureQueriesContext(connection) as queries:
+        inserted = statements.insert_new_events(connection.alias, [event_row(event_id=held[0]), *fresh])
+    assert inserted == {fresh[0][0], fresh[1][0]}
+    assert OutboxEvent.objects.count() == 3
+    assert OutboxEvent.objects.get(pk=held[0]).payload == {"first": True}  # the first record stays
+    assert len(queries) == (1 if returning else 2)

@@ -125,7 +125,7 @@ def _process(attempt: DeliveryAttempt) -> Result:
     mark_inside = attempt.delivery_id is not None and not acknowledge
     inbox_written = False
     try:
-        with transaction.atomic(using=db), handling(envelope):
+        with transaction.atomic(using=db), handling(envelope, handler=sub.handler_name):
             # The unique (handler, event_id) constraint is the exactly-once guarantee: a
             # concurrent duplicate waits here for the first to commit, then fails the insert,
             # which rolls back this whole transaction (nothing else was done in it yet). The

@@ -13,7 +13,12 @@ from django.utils import timezone
 
 from project.messaging import metrics
 from project.messaging.contract import tracing
-from project.messaging.contract.context import current_correlation_id, current_envelope, current_origin_trace
+from project.messaging.contract.context import (
+    caused_event_id,
+    current_correlation_id,
+    current_envelope,
+    current_origin_trace,
+)
 from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.contract.errors import NotInTransaction
 from project.messaging.contract.events import Envelope, Message
@@ -61,7 +66,9 @@ def publish_many(
             raise TypeError(f"{type(message).__qualname__} has no @message_type registration.")
         if database_for(message.producer()) != using:
             raise ValueError("publish_many() takes messages of producers sharing one database.")
-        event_id = uuid.uuid4()
+        # Inside a handler, an id derived from the handled event (context.caused_event_id): applying
+        # that event again publishes the same ids, which downstream inboxes recognise.
+        event_id = caused_event_id(message.event_type, message.aggregate_type, message.aggregate_id) or uuid.uuid4()
         correlation_id = current_correlation_id() or _transaction_correlation(using) or event_id
         trace_context = None
         if traced:
@@ -90,30 +97,36 @@ def publish_many(
         if envelope.correlation_id == event_id:
             _start_transaction_correlation(using, event_id)
         envelopes.append(envelope)
-    statements.insert_events(
-        using,
-        [
-            (
-                envelope.event_id,
-                envelope.event_type,
-                envelope.schema_version,
-                envelope.producer,
-                envelope.aggregate_type,
-                envelope.aggregate_id,
-                envelope.aggregate_version,
-                envelope.correlation_id,
-                envelope.causation_id,
-                envelope.occurred_at,
-                envelope.payload,
-                envelope.trace_context,
-            )
-            for envelope in envelopes
-        ],
-    )
+    event_rows = [
+        (
+            envelope.event_id,
+            envelope.event_type,
+            envelope.schema_version,
+            envelope.producer,
+            envelope.aggregate_type,
+            envelope.aggregate_id,
+            envelope.aggregate_version,
+            envelope.correlation_id,
+            envelope.causation_id,
+            envelope.occurred_at,
+            envelope.payload,
+            envelope.trace_context,
+        )
+        for envelope in envelopes
+    ]
+    recorded = envelopes
+    if cause is None:
+        statements.insert_events(using, event_rows)
+    else:
+        # Ids derived from the handled event: one the outbox holds already is this message published
+        # before, by an earlier application of the same event (a projection rebuilt from scratch):
+        # it was delivered then, so it is neither recorded nor delivered again.
+        inserted = statements.insert_new_events(using, event_rows)
+        recorded = [envelope for envelope in envelopes if envelope.event_id in inserted]
     tracing.end_spans(spans)
-    event_types = [envelope.event_type for envelope in envelopes]
+    event_types = [envelope.event_type for envelope in recorded]
     transaction.on_commit(lambda: _count_published(event_types), using=using)
-    routed = [(envelope, sub) for envelope in envelopes for sub in subscriptions_for(envelope.event_type)]
+    routed = [(envelope, sub) for envelope in recorded for sub in subscriptions_for(envelope.event_type)]
     if not routed:
         return envelopes
     # Handed to the sender that runs after this commit: written as sent already (see

@@ -91,6 +91,38 @@ def insert_events(using: str, rows: Sequence[Sequence[Any]]) -> None:
     _insert(using, OutboxEvent, EVENT_COLUMNS, rows, returning=False)
 
 
+@lru_cache(maxsize=64)
+def _insert_new_sql(using: str, rows: int) -> str:
+    pk = connections[using].ops.quote_name(OutboxEvent._meta.pk.column)
+    insert = _insert_sql(using, OutboxEvent, EVENT_COLUMNS, rows, False)
+    return f"{insert} ON CONFLICT ({pk}) DO NOTHING RETURNING {pk}"
+
+
+def insert_new_events(using: str, rows: Sequence[Sequence[Any]]) -> set[uuid.UUID]:
+    """OutboxEvent rows as insert_events, except those whose event id the outbox holds already
+    (the same message published again: a handler re-applying an event, publish.publish_many);
+    returns the ids inserted. One INSERT ... ON CONFLICT DO NOTHING RETURNING where the database
+    returns rows from it (PostgreSQL, SQLite 3.35+), else a SELECT of the ids present first."""
+    if not rows:
+        return set()
+    connection = connections[using]
+    if not connection.features.can_return_rows_from_bulk_insert:
+        ids = [row[0] for row in rows]
+        present = set(OutboxEvent.objects.using(using).filter(event_id__in=ids).values_list("event_id", flat=True))
+        fresh = [row for row in rows if row[0] not in present]
+        insert_events(using, fresh)
+        return {row[0] for row in fresh}
+    size = max(1, connection.ops.bulk_batch_size(_fields(OutboxEvent, EVENT_COLUMNS), rows))
+    inserted: set[uuid.UUID] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            batch = rows[start : start + size]
+            cursor.execute(_insert_new_sql(using, len(batch)), _params(connection, OutboxEvent, EVENT_COLUMNS, batch))
+            # SQLite hands the UUID back as the hex text it stores, PostgreSQL as a UUID.
+            inserted.update(uuid.UUID(str(row[0])) for row in cursor.fetchall())
+    return inserted
+
+
 def insert_deliveries(using: str, rows: Sequence[Sequence[Any]]) -> list[int | None]:
     """Delivery rows, values in DELIVERY_COLUMNS order (``event`` is the event id), in one
     INSERT; their ids (None where the database cannot return them)."""
