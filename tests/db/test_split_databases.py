@@ -12,26 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.split_sqlite import pytest_on_sqlite_files
+
 REPO = Path(__file__).resolve().parents[2]
 SPLIT_DOMAINS = ["orders", "inventory", "notifications", "articles", "publishing"]
 
 
 def run_split(tmp_path: Path, marks: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'default.sqlite3'}",
-        **{f"DATABASE_URL_{label.upper()}": f"sqlite:///{tmp_path / f'{label}.sqlite3'}" for label in SPLIT_DOMAINS},
-        "SQLITE_TEST_NAME": str(tmp_path / "test.sqlite3"),
-        "TESTAPP_STATE_DIR": str(tmp_path / "testapp-state"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/db/split", "-q", "-p", "no:cacheprovider", "-m", marks],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,  # the flows: six worker processes per test, on a small machine
-    )
+    # The flows: six worker processes per test, on a small machine.
+    return pytest_on_sqlite_files(tmp_path, SPLIT_DOMAINS, "tests/db/split", "-m", marks, timeout=1200)
 
 
 def test_the_split_database_tests_pass_with_each_domain_on_a_file_of_its_own(tmp_path: Path) -> None:

@@ -13,10 +13,7 @@ otherwise it runs itself in a subprocess with orders and inventory on SQLite fil
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -30,7 +27,8 @@ from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
-from tests.conftest import REPO, WorkerProcess, wait_until
+from tests.conftest import WorkerProcess, wait_until
+from tests.split_sqlite import pytest_on_sqlite_files
 
 SPLIT = {"orders", "inventory"} <= set(settings.DATABASES)
 ARMCHAIR, TABLE = "RESTORED-ARMCHAIR", "RESTORED-TABLE"
@@ -42,22 +40,7 @@ if not SPLIT:
     def test_a_consumer_restored_from_a_backup_gets_what_it_forgot_once_and_downstream_nothing_twice(
         tmp_path: Path,
     ) -> None:
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'default.sqlite3'}",
-            "DATABASE_URL_ORDERS": f"sqlite:///{tmp_path / 'orders.sqlite3'}",
-            "DATABASE_URL_INVENTORY": f"sqlite:///{tmp_path / 'inventory.sqlite3'}",
-            "SQLITE_TEST_NAME": str(tmp_path / "test.sqlite3"),
-            "TESTAPP_STATE_DIR": str(tmp_path / "testapp-state"),
-        }
-        run = subprocess.run(
-            [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        run = pytest_on_sqlite_files(tmp_path, ["orders", "inventory"], __file__)
         assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
         assert "1 passed" in run.stdout
 

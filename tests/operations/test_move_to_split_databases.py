@@ -4,7 +4,6 @@ start-up); the refusals run the command as an operator would, on SQLite files of
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -13,16 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.split_sqlite import environment_without_databases, pytest_on_sqlite_files
 
 
 def clean_environment(**databases: str) -> dict[str, str]:
     """This run's environment without its database settings (a split run's PostgreSQL URLs), plus ``databases``."""
-    kept = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("DATABASE_URL") and name not in ("DOMAINS", "SQLITE_TEST_NAME")
-    }
-    return {**kept, "DJANGO_SETTINGS_MODULE": "tests.settings", **databases}
+    return {**environment_without_databases(), "DJANGO_SETTINGS_MODULE": "tests.settings", **databases}
 
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -38,23 +33,7 @@ def tables(path: Path) -> set[str]:
 
 @pytest.mark.flows
 def test_the_move_tests_pass_with_orders_and_inventory_on_files_of_their_own(tmp_path: Path) -> None:
-    env = {
-        **clean_environment(
-            DATABASE_URL=f"sqlite:///{tmp_path / 'default.sqlite3'}",
-            DATABASE_URL_ORDERS=f"sqlite:///{tmp_path / 'orders.sqlite3'}",
-            DATABASE_URL_INVENTORY=f"sqlite:///{tmp_path / 'inventory.sqlite3'}",
-        ),
-        "SQLITE_TEST_NAME": str(tmp_path / "test.sqlite3"),
-        "TESTAPP_STATE_DIR": str(tmp_path / "testapp-state"),
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/operations/split_move", "-q", "-p", "no:cacheprovider"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = pytest_on_sqlite_files(tmp_path, ["orders", "inventory"], "tests/operations/split_move")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "2 passed" in run.stdout and " failed" not in run.stdout
 
