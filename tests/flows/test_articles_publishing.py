@@ -10,6 +10,7 @@ from project.messaging.models import Delivery
 from tests.brokers import BrokerQueues
 from tests.conftest import wait_until
 from tests.factories.articles import AuthorFactory
+from tests.messaging_rows import deliveries
 
 pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True)]
 
@@ -80,7 +81,7 @@ def test_unpublishing_removes_the_article_from_the_public_list_search_and_feed_u
     wait_until(lambda: public_titles() == ["The crunchy armchair"], what="the republished copy to appear")
     wait_until(
         lambda: (
-            set(Delivery.objects.filter(queue="publishing").values_list("status", flat=True))
+            set(deliveries("articles").filter(queue="publishing").values_list("status", flat=True))
             == {Delivery.Status.PROCESSED}
         ),
         what="every publishing delivery to be confirmed processed",

@@ -10,14 +10,14 @@ from django.db import IntegrityError, connection, transaction
 
 from inventory import services
 from inventory.models import Reservation, StockItem
-from project.messaging.models import OutboxEvent
 from tests.factories.inventory import StockItemFactory
+from tests.messaging_rows import outbox_events
 
 pytestmark = pytest.mark.django_db
 
 
 def events(event_type: str) -> list[dict]:
-    return list(OutboxEvent.objects.filter(event_type=event_type).values_list("payload", flat=True))
+    return list(outbox_events("inventory").filter(event_type=event_type).values_list("payload", flat=True))
 
 
 def reserve(order_id: uuid.UUID, line_id: uuid.UUID, qty: int = 2, sku: str = "CRUNCHY-ARMCHAIR") -> None:
