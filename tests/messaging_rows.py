@@ -21,6 +21,7 @@ from project.messaging.models import (
     OutboxEvent,
     ProjectionRebuild,
 )
+from project.messaging.outbox.acknowledgements import acknowledgement_queue
 from project.messaging.registry.databases import database_for, messaging_databases
 
 M = TypeVar("M", bound=Model)
@@ -60,3 +61,10 @@ def everywhere(model: type[M]) -> list[QuerySet[M]]:
     """The model's rows on each database that holds messaging rows (every producer's deliveries
     to one queue, say): one queryset per database, as no query spans two."""
     return [model.objects.using(alias) for alias in messaging_databases()]
+
+
+def acknowledgement_queues(consumer: str, *producers: str) -> list[str]:
+    """The queues of those producers on another database than ``consumer``: there the consumer
+    acknowledges by a message to the producer's queue, and only a worker consuming it marks the
+    producer's deliveries processed (a flow test waiting for that starts one)."""
+    return [acknowledgement_queue(p) for p in producers if database_for(p) != database_for(consumer)]

@@ -10,7 +10,7 @@ from project.messaging.models import Delivery
 from tests.brokers import BrokerQueues
 from tests.conftest import wait_until
 from tests.factories.articles import AuthorFactory
-from tests.messaging_rows import deliveries
+from tests.messaging_rows import acknowledgement_queues, deliveries
 
 pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True)]
 
@@ -19,7 +19,8 @@ ARMCHAIR = {"title": "The crunchy armchair", "body": "An armchair that crunches 
 
 @pytest.fixture
 def publishing_worker(worker_factory, clean_queues: BrokerQueues):
-    return worker_factory(["publishing"])
+    # With a database per domain, articles' worker marks its deliveries, told by acknowledgement.
+    return worker_factory(["publishing", *acknowledgement_queues("publishing", "articles")])
 
 
 @pytest.fixture

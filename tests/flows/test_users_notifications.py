@@ -15,7 +15,7 @@ from project.messaging.outbox.relay import delivery_message, send_messages
 from tests.brokers import BrokerQueues
 from tests.conftest import WorkerProcess, wait_until
 from tests.factories.users import PASSWORD
-from tests.messaging_rows import dead_letters, deliveries, everywhere
+from tests.messaging_rows import acknowledgement_queues, dead_letters, deliveries, everywhere
 from tests.notifications.helpers import article_published, order_confirmed, register
 
 pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True)]
@@ -23,9 +23,9 @@ pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def worker(worker_factory, clean_queues: BrokerQueues) -> WorkerProcess:
-    return worker_factory(
-        ["users", "notifications"], env={"DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings"}
-    )
+    # With a database per domain, the producers' workers mark their deliveries, told by acknowledgement.
+    queues = ["users", "notifications", *acknowledgement_queues("notifications", "orders", "articles")]
+    return worker_factory(queues, env={"DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings"})
 
 
 def recipient(user_id: int, **expected: object) -> Recipient | None:
