@@ -5,8 +5,9 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 # project/settings.py refuses to run with DEBUG off on implicit defaults; the tests use them (bin/test
 # names the broker). Without DATABASE_URL the suite runs on one SQLite file: the split development
-# default (a file per domain) is what tests/db/split runs, in a process of its own; the whole suite
-# does not pass split yet (tests that use the default database only: issue 14 goes on).
+# default (a file per domain) is what tests/db/split runs, in a process of its own. Split (every
+# domain's DATABASE_URL_<LABEL> set) the suite passes too: tests read a domain's messaging rows on
+# its database (tests/messaging_rows.py).
 os.environ.setdefault(
     "DATABASE_URL", f"sqlite:///{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}/var/db.sqlite3"
 )
