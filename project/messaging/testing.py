@@ -22,6 +22,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from django.db import transaction
@@ -55,8 +56,10 @@ class TestBus:
     log: list[Handled] = field(default_factory=list)
 
     def take_pending(self) -> list[DeliveryAttempt]:
-        """Claim every pending delivery, as the relay would, and return it as it would travel."""
-        attempts: list[DeliveryAttempt] = []
+        """Claim every pending delivery, as the relay would, and return it as it would travel:
+        oldest first over all databases (with a database per domain, "fifo" and "reverse" are
+        still the order the deliveries were written in, not one database's after another's)."""
+        claimed: list[tuple[datetime, DeliveryAttempt]] = []
         for alias in [self.using] if self.using else messaging_databases():
             deliveries = list(
                 Delivery.objects.using(alias)
@@ -67,8 +70,11 @@ class TestBus:
             Delivery.objects.using(alias).filter(pk__in=[d.pk for d in deliveries]).update(
                 status=Delivery.Status.SENT, last_sent_at=timezone.now()
             )
-            attempts.extend(DeliveryAttempt(**json.loads(json.dumps(delivery_message(d)))) for d in deliveries)
-        return attempts
+            claimed.extend(
+                (d.created_at, DeliveryAttempt(**json.loads(json.dumps(delivery_message(d))))) for d in deliveries
+            )
+        # A stable sort: deliveries written at the same instant keep their database's id order.
+        return [attempt for _, attempt in sorted(claimed, key=lambda each: each[0])]
 
     def deliver(self, attempt: DeliveryAttempt) -> Result:
         """Deliver one message; transient failures are retried at once until they stop."""

@@ -11,11 +11,12 @@ import psycopg
 import pytest
 import redis
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, ProgrammingError, connection
+from django.db import IntegrityError, InterfaceError, OperationalError, ProgrammingError, connection, connections
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from project.api.errors import OUTAGE_RETRY_AFTER_SECONDS, unavailable_service
+from project.messaging.registry.databases import database_for
 from tests.api.urls import closed_port
 from tests.factories.orders import CustomerFactory
 
@@ -28,19 +29,23 @@ DEBUG_MODES = pytest.mark.parametrize("debug", [False, True], ids=["debug-off", 
 @pytest.fixture
 def database_down(transactional_db: None) -> Iterator[None]:
     """The real thing: the next connection goes to a database that is not there (SQLite: a file
-    that cannot be opened; PostgreSQL: a port nobody listens on)."""
-    saved = dict(connection.settings_dict)
-    connection.close()
-    if connection.vendor == "sqlite":
-        connection.settings_dict["NAME"] = "/nonexistent/directory/db.sqlite3"
-    else:
-        connection.settings_dict.update(HOST="127.0.0.1", PORT=str(closed_port()))
+    that cannot be opened; PostgreSQL: a port nobody listens on). Every database of the run: with
+    a database per domain, a view reads its domain's, not the default."""
+    down = [connections[alias] for alias in settings.DATABASES]
+    saved = [dict(each.settings_dict) for each in down]
+    for each in down:
+        each.close()
+        if each.vendor == "sqlite":
+            each.settings_dict["NAME"] = "/nonexistent/directory/db.sqlite3"
+        else:
+            each.settings_dict.update(HOST="127.0.0.1", PORT=str(closed_port()))
     try:
         yield
     finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
+        for each, its_settings in zip(down, saved, strict=True):
+            each.close()
+            each.settings_dict.clear()
+            each.settings_dict.update(its_settings)
 
 
 def warnings_and_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -100,6 +105,7 @@ def test_a_connection_the_database_terminated_is_a_503_and_the_next_request_reco
 ) -> None:
     client = APIClient()
     client.force_authenticate(CustomerFactory(username="alice"))
+    connection = connections[database_for("orders")]  # the view's: the orders' database
     connection.ensure_connection()
     pid = connection.connection.info.backend_pid
     params = connection.get_connection_params()

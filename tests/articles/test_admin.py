@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from articles.models import Article
-from project.messaging.models import OutboxEvent
 from tests.factories.articles import ArticleFactory, AuthorFactory
+from tests.messaging_rows import outbox_events
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_the_publish_action_publishes_drafts_and_announces_each(admin_client_: C
     response = run_action(admin_client_, "publish_articles", lamp, vase)
     assert response.status_code == 200
     assert set(Article.objects.values_list("status", flat=True)) == {"published"}
-    assert OutboxEvent.objects.filter(event_type="articles.ArticlePublished").count() == 2
+    assert outbox_events("articles").filter(event_type="articles.ArticlePublished").count() == 2
     assert "2 article(s) published." in response.content.decode()
 
 
@@ -43,14 +43,14 @@ def test_the_publish_action_reports_an_article_it_cannot_publish_and_publishes_t
     page = response.content.decode()
     assert "Article &#x27;already-out&#x27; is published: only a draft can be published." in page
     assert "1 article(s) published." in page
-    assert OutboxEvent.objects.count() == 1
+    assert outbox_events("articles").count() == 1
 
 
 def test_the_unpublish_action_withdraws_published_articles(admin_client_: Client) -> None:
     article = ArticleFactory(published=True)
     run_action(admin_client_, "unpublish_articles", article)
     assert Article.objects.get().status == "unpublished"
-    assert OutboxEvent.objects.get().event_type == "articles.ArticleUnpublished"
+    assert outbox_events("articles").get().event_type == "articles.ArticleUnpublished"
 
 
 def test_the_admin_shows_an_article_read_only(admin_client_: Client) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from articles.models import Article
-from project.messaging.models import OutboxEvent
 from tests.factories.articles import ArticleFactory
+from tests.messaging_rows import outbox_events
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def test_writing_without_logging_in_is_a_401_and_changes_nothing(client_for, met
     assert response.status_code == 401
     stored = Article.objects.get()
     assert (stored.title, stored.status, stored.revision) == (article.title, "draft", 1)
-    assert not OutboxEvent.objects.exists()
+    assert not outbox_events("articles").exists()
 
 
 def test_an_author_lists_only_their_own_articles(client_for, ada, grace) -> None:
@@ -93,7 +93,7 @@ def test_someone_elses_article_is_a_404_to_read_edit_or_publish(client_for, ada,
     assert client.post(f"/api/articles/{theirs.pk}/publish/").status_code == 404
     stored = Article.objects.get()
     assert (stored.title, stored.status) == (theirs.title, "draft")
-    assert not OutboxEvent.objects.exists()
+    assert not outbox_events("articles").exists()
 
 
 def test_an_author_edits_their_draft(client_for, ada) -> None:
@@ -117,7 +117,7 @@ def test_an_author_publishes_their_draft_and_the_event_goes_out(client_for, ada)
     response = client_for(ada).post(f"/api/articles/{article.pk}/publish/")
     assert response.status_code == 200, response.content
     assert (response.json()["status"], response.json()["revision"]) == ("published", 2)
-    assert OutboxEvent.objects.get().event_type == "articles.ArticlePublished"
+    assert outbox_events("articles").get().event_type == "articles.ArticlePublished"
 
 
 def test_publishing_a_published_article_is_a_409_saying_why_and_changes_nothing(client_for, ada) -> None:
@@ -126,7 +126,7 @@ def test_publishing_a_published_article_is_a_409_saying_why_and_changes_nothing(
     assert response.status_code == 409
     assert response.json()["detail"] == f"Article '{article.slug}' is published: only a draft can be published."
     assert Article.objects.get().revision == 2
-    assert not OutboxEvent.objects.exists()
+    assert not outbox_events("articles").exists()
 
 
 def test_unpublishing_a_draft_is_a_409_saying_why(client_for, ada) -> None:
@@ -153,7 +153,7 @@ def test_an_author_unpublishes_redrafts_and_republishes_their_article(client_for
     assert client.patch(f"/api/articles/{article.pk}/", {"body": "Fresh."}, format="json").status_code == 200
     response = client.post(f"/api/articles/{article.pk}/publish/")
     assert (response.json()["status"], response.json()["revision"]) == ("published", 6)
-    assert list(OutboxEvent.objects.order_by("occurred_at").values_list("event_type", flat=True)) == [
+    assert list(outbox_events("articles").order_by("occurred_at").values_list("event_type", flat=True)) == [
         "articles.ArticleUnpublished",
         "articles.ArticlePublished",
     ]

@@ -7,15 +7,15 @@ import pytest
 from articles import services
 from articles.models import Article, ArticleError
 from project.errors import IllegalTransition
-from project.messaging.models import OutboxEvent
 from project.messaging.testing import TestBus
 from tests.factories.articles import ArticleFactory
+from tests.messaging_rows import outbox_events
 
 pytestmark = pytest.mark.django_db
 
 
 def announced() -> list[tuple[str, dict]]:
-    return [(e.event_type, e.payload) for e in OutboxEvent.objects.order_by("occurred_at")]
+    return [(e.event_type, e.payload) for e in outbox_events("articles").order_by("occurred_at")]
 
 
 def write_armchair(**overrides) -> Article:
@@ -63,7 +63,7 @@ def test_publishing_a_draft_announces_article_published_with_its_full_content(bu
         "revision": 2,
         "published_at": payload["published_at"],
     }
-    assert OutboxEvent.objects.get().aggregate_version == 2
+    assert outbox_events("articles").get().aggregate_version == 2
 
 
 def test_publishing_twice_is_refused_and_announces_once(bus: TestBus) -> None:

@@ -27,14 +27,15 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
+from django.db import connections
 
 from inventory.models import StockItem
 from inventory.services import stock_item_create
 from orders.models import KnownProduct, Order
 from orders.services import LineInput, order_place
-from project.messaging.models import DeadLetter
+from project.messaging.registry.databases import database_for
 from tests.conftest import REPO, wait_until
+from tests.messaging_rows import dead_letters
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,7 +59,9 @@ def shoot(page, name: str) -> Path:
 
 @contextmanager
 def reservations_table_missing() -> Iterator[None]:
-    """Inventory's reservations table is not there (its migration has not run yet)."""
+    """Inventory's reservations table is not there (its migration has not run yet), in
+    inventory's database."""
+    connection = connections[database_for("inventory")]
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE inventory_reservation RENAME TO inventory_reservation_offline")
     restored = False
@@ -90,7 +93,7 @@ def test_an_operator_finds_a_stuck_order_replays_its_dead_letter_and_sees_it_con
     with reservations_table_missing() as run_the_migration:
         order = order_place(customer_id=4711, lines=[LineInput("CRUNCHY-ARMCHAIR", 2, Decimal("99.00"))]).order
         letter = wait_until(
-            lambda: DeadLetter.objects.filter(handler="inventory.reserve_order_line").first(),
+            lambda: dead_letters("inventory").filter(handler="inventory.reserve_order_line").first(),
             timeout=60,
             what="inventory's reservation to be dead-lettered",
         )

@@ -8,18 +8,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connections, transaction
 from django.test import override_settings
 from django.utils import timezone
 
 from project.messaging.models import Acknowledgement, Delivery, InboxRecord, OutboxEvent
 from project.messaging.outbox.relay import sweep
+from project.messaging.registry.databases import database_for
 from tests.brokers import BrokerQueues
 from tests.conftest import WorkerProcess, wait_until
 from tests.testapp.models import Tally
 from tests.testapp.routers import CONSUMER_DB
 
-pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True, databases=["default", CONSUMER_DB])]
+# Every database: the producer's is its own when each domain has one.
+pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 
 def database_url(alias: str) -> str:
@@ -49,10 +52,12 @@ def test_the_producer_learns_from_its_own_worker_and_the_consumer_touches_only_i
             "TESTAPP_ELSEWHERE": "1",
         },
     )
-    worker_factory(["articles"])  # the producer's worker, on the producer's (default) database
-    with override_settings(DATABASE_ROUTERS=["tests.testapp.routers.TestappElsewhere"]):
-        with transaction.atomic(using="default"):  # as the producer "articles" would publish it
-            event = OutboxEvent.objects.create(
+    worker_factory(["articles"])  # the producer's worker, on the producer's database
+    # testapp moved "elsewhere"; the project's routers stay (articles on its own database, if split).
+    with override_settings(DATABASE_ROUTERS=["tests.testapp.routers.TestappElsewhere", *settings.DATABASE_ROUTERS]):
+        producer_db = database_for("articles")
+        with transaction.atomic(using=producer_db):  # as the producer "articles" would publish it
+            event = OutboxEvent.objects.using(producer_db).create(
                 event_type="testapp.Pinged",
                 schema_version=2,
                 producer="articles",
@@ -62,8 +67,10 @@ def test_the_producer_learns_from_its_own_worker_and_the_consumer_touches_only_i
                 occurred_at=timezone.now(),
                 payload={"key": "ACK-FLOW", "amount": 6},
             )
-            delivery = Delivery.objects.create(event=event, handler="testapp.add_to_tally", queue="testapp")
-        assert sweep(using="default").sent == 1  # the producer's relay
+            delivery = Delivery.objects.using(producer_db).create(
+                event=event, handler="testapp.add_to_tally", queue="testapp"
+            )
+        assert sweep(using=producer_db).sent == 1  # the producer's relay
 
         wait_until(
             lambda: Acknowledgement.objects.using(CONSUMER_DB).exists(),
@@ -71,12 +78,12 @@ def test_the_producer_learns_from_its_own_worker_and_the_consumer_touches_only_i
         )
         assert Tally.objects.using(CONSUMER_DB).get(key="ACK-FLOW").count == 6
         assert InboxRecord.objects.using(CONSUMER_DB).count() == 1
-        assert not InboxRecord.objects.using("default").exists()
-        assert Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.SENT
+        assert not InboxRecord.objects.using(producer_db).exists()
+        assert Delivery.objects.using(producer_db).get(pk=delivery.pk).status == Delivery.Status.SENT
 
         assert sweep(using=CONSUMER_DB).acknowledged == 1  # the consumer's relay
         wait_until(
-            lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.PROCESSED,
+            lambda: Delivery.objects.using(producer_db).get(pk=delivery.pk).status == Delivery.Status.PROCESSED,
             what="the producer's worker to apply the acknowledgement",
         )
         assert not Acknowledgement.objects.using(CONSUMER_DB).exists()

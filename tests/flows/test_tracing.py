@@ -21,11 +21,11 @@ from rest_framework.test import APIClient
 from inventory.services import stock_item_create
 from notifications.models import Notification, Recipient
 from orders.models import KnownProduct, Order
-from project.messaging.models import Delivery
 from project.messaging.outbox.relay import delivery_message, send_messages
 from project.observability import tracing
 from tests.brokers import BrokerQueues
 from tests.conftest import WorkerProcess, wait_until
+from tests.messaging_rows import deliveries
 from tests.notifications.helpers import register
 
 pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True)]
@@ -200,7 +200,7 @@ def test_one_order_with_a_refused_line_is_one_trace_from_the_request_to_the_emai
     # A duplicate delivery of the first ReserveStock: a span of the same trace that says it applied nothing.
     reserve = next(s for s in processed if s.name == "process inventory.reserve_order_line")
     message_id = reserve.attributes["messaging.message.id"]
-    delivery = Delivery.objects.select_related("event").get(event_id=message_id)
+    delivery = deliveries("orders").select_related("event").get(event_id=message_id)  # ReserveStock: orders'
     send_messages([(delivery.queue, delivery_message(delivery))])
     again = wait_until(
         lambda: [

@@ -10,11 +10,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from notifications.models import Notification, Recipient
-from project.messaging.models import DeadLetter, Delivery
-from project.messaging.outbox.relay import delivery_message, send_messages
+from project.messaging.models import Delivery
+from project.messaging.outbox.relay import delivery_message, send_acknowledgements, send_messages
+from project.messaging.registry.databases import database_for
 from tests.brokers import BrokerQueues
 from tests.conftest import WorkerProcess, wait_until
 from tests.factories.users import PASSWORD
+from tests.messaging_rows import acknowledgement_queues, dead_letters, deliveries, everywhere
 from tests.notifications.helpers import article_published, order_confirmed, register
 
 pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True)]
@@ -22,9 +24,9 @@ pytestmark = [pytest.mark.flows, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def worker(worker_factory, clean_queues: BrokerQueues) -> WorkerProcess:
-    return worker_factory(
-        ["users", "notifications"], env={"DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings"}
-    )
+    # With a database per domain, the producers' workers mark their deliveries, told by acknowledgement.
+    queues = ["users", "notifications", *acknowledgement_queues("notifications", "orders", "articles")]
+    return worker_factory(queues, env={"DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings"})
 
 
 def recipient(user_id: int, **expected: object) -> Recipient | None:
@@ -32,7 +34,13 @@ def recipient(user_id: int, **expected: object) -> Recipient | None:
 
 
 def notifications_settled() -> bool:
-    return not Delivery.objects.filter(queue="notifications").exclude(status=Delivery.Status.PROCESSED).exists()
+    # Split, notifications acknowledges by a row its relay sends (the sweep, in production).
+    send_acknowledgements(using=database_for("notifications"))
+    # Its producers' (users, orders, articles) deliveries, on each one's database.
+    return not any(
+        rows.filter(queue="notifications").exclude(status=Delivery.Status.PROCESSED).exists()
+        for rows in everywhere(Delivery)
+    )
 
 
 def test_preferences_changed_through_the_api_reach_the_notifications_copy(worker: WorkerProcess) -> None:
@@ -76,7 +84,7 @@ def test_an_order_update_for_an_unknown_customer_is_retried_then_logged_as_faile
     assert notification.status == "failed"
     assert notification.reason.startswith("unknown recipient: nothing was known about user 424242 2 seconds")
     assert worker.log().count("retrying in") >= 2
-    assert not DeadLetter.objects.exists()
+    assert not dead_letters("notifications").exists()
 
 
 def test_subscribers_are_told_about_a_new_article_once_each_and_no_one_else(worker: WorkerProcess) -> None:
@@ -99,7 +107,7 @@ def test_an_order_confirmation_redelivered_by_the_broker_is_sent_once(worker: Wo
         lambda: Notification.objects.filter(event_id=envelope.event_id, status="sent").exists(),
         what="the email to be sent",
     )
-    delivery = Delivery.objects.select_related("event").get(event__event_id=envelope.event_id)
+    delivery = deliveries("orders").select_related("event").get(event__event_id=envelope.event_id)
     send_messages([(delivery.queue, delivery_message(delivery))] * 2)
     duplicate = f"Duplicate of {envelope.event_id} for notifications.tell_customer_order_confirmed acknowledged"
     wait_until(lambda: worker.log().count(duplicate) == 2, what="both duplicates to be acknowledged")

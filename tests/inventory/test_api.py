@@ -8,9 +8,9 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from inventory.models import StockAdjustment, StockItem
-from project.messaging.models import OutboxEvent
 from tests.factories.inventory import StockItemFactory
 from tests.factories.orders import CustomerFactory, StaffFactory
+from tests.messaging_rows import outbox_events
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def test_staff_restock_and_the_world_is_told(staff: APIClient, bus) -> None:
     StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=10, reserved=2)
     response = staff.post("/api/products/CRUNCHY-ARMCHAIR/restock/", {"quantity": 5}, format="json")
     assert response.status_code == 200 and response.json()["on_hand"] == 15
-    event = OutboxEvent.objects.get(event_type="inventory.StockReplenished")
+    event = outbox_events("inventory").get(event_type="inventory.StockReplenished")
     assert event.payload == {"sku": "CRUNCHY-ARMCHAIR", "on_hand": 15, "available": 13, "added": 5}
     assert StockAdjustment.objects.get().delta == 5
 

@@ -12,9 +12,9 @@ from inventory.models import Reservation, StockItem
 from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.contract.events import Envelope, current_type_name, decode, message_class
 from project.messaging.inbox.consumer import Outcome, process
-from project.messaging.models import InboxRecord, OutboxEvent
 from tests.factories.envelopes import raw_envelope
 from tests.factories.inventory import StockItemFactory
+from tests.messaging_rows import inbox_records, outbox_events
 
 
 def old_envelope(event_type: str, payload: dict) -> dict:
@@ -53,8 +53,8 @@ def test_a_reserve_stock_written_under_its_old_name_is_handled_once() -> None:
     assert process(attempt).outcome is Outcome.DUPLICATE  # the inbox knows it under its handler and id
     assert Reservation.objects.get(line_id=line_id).quantity == 2
     assert StockItem.objects.get(sku="RARE-VASE").reserved == 2
-    inbox = InboxRecord.objects.filter(handler="inventory.reserve_order_line", event_id=envelope["event_id"])
+    inbox = inbox_records("inventory").filter(handler="inventory.reserve_order_line", event_id=envelope["event_id"])
     assert inbox.count() == 1
-    reply = OutboxEvent.objects.get(event_type="inventory.StockReserved")
+    reply = outbox_events("inventory").get(event_type="inventory.StockReserved")
     assert (reply.aggregate_type, reply.aggregate_id) == ("reservation", str(line_id))
     assert reply.payload["order_id"] == str(order_id)

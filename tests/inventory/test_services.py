@@ -6,18 +6,19 @@ import threading
 import uuid
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connections, transaction
 
 from inventory import services
 from inventory.models import Reservation, StockItem
-from project.messaging.models import OutboxEvent
+from project.messaging.registry.databases import database_for
 from tests.factories.inventory import StockItemFactory
+from tests.messaging_rows import outbox_events
 
 pytestmark = pytest.mark.django_db
 
 
 def events(event_type: str) -> list[dict]:
-    return list(OutboxEvent.objects.filter(event_type=event_type).values_list("payload", flat=True))
+    return list(outbox_events("inventory").filter(event_type=event_type).values_list("payload", flat=True))
 
 
 def reserve(order_id: uuid.UUID, line_id: uuid.UUID, qty: int = 2, sku: str = "CRUNCHY-ARMCHAIR") -> None:
@@ -118,30 +119,31 @@ def test_two_commands_reserving_one_line_at_once_take_its_units_once_and_both_ar
     it then fails on the (order, line) key and rolls back whole (the consumer retries such a
     fault), and its retry answers the first's reservation."""
     StockItemFactory(sku="CRUNCHY-ARMCHAIR", on_hand=5)
+    inventory_db = database_for("inventory")  # the transactions that race are on inventory's database
     order, line = uuid.uuid4(), uuid.uuid4()
     first_reserved, second_done = threading.Event(), threading.Event()
     failures: list[BaseException] = []
 
     def first() -> None:
         try:
-            with transaction.atomic():
+            with transaction.atomic(using=inventory_db):
                 reserve(order, line, 2)
                 first_reserved.set()
                 second_done.wait(0.5)  # still uncommitted while the second one starts
         finally:
-            connection.close()
+            connections[inventory_db].close()  # this thread's own connection
 
     def second() -> None:
         first_reserved.wait(5)
         try:
-            with transaction.atomic():
+            with transaction.atomic(using=inventory_db):
                 reserve(order, line, 2)
         except IntegrityError as exc:
             failures.append(exc)
             reserve(order, line, 2)  # the retry
         finally:
             second_done.set()
-            connection.close()
+            connections[inventory_db].close()  # this thread's own connection
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
@@ -152,4 +154,4 @@ def test_two_commands_reserving_one_line_at_once_take_its_units_once_and_both_ar
     assert (item.on_hand, item.reserved) == (5, 2)
     assert Reservation.objects.get().quantity == 2
     assert len(events("inventory.StockReserved")) == 2
-    assert len(failures) == (1 if connection.vendor == "postgresql" else 0)
+    assert len(failures) == (1 if connections[inventory_db].vendor == "postgresql" else 0)

@@ -31,7 +31,8 @@ from tests.testapp.models import Tally
 from tests.testapp.routers import CONSUMER_DB
 from tests.testapp.services import tally_ping
 
-pytestmark = pytest.mark.django_db(databases=["default", "elsewhere"])
+# Every database: "elsewhere" besides the domains' (whose services the bus runs), split or not.
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 PRODUCER = "articles"  # its deliveries are on the default database
 

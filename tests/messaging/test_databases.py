@@ -27,7 +27,8 @@ def test_an_app_is_on_its_own_database_when_it_has_one_and_on_the_default_otherw
 
 
 def test_an_app_the_router_moves_takes_its_messaging_rows_and_the_readers_along() -> None:
-    with override_settings(DATABASE_ROUTERS=[f"{__name__}.PublishingElsewhere"]):
+    # Before the project's routers, not instead of them: the other domains stay where they are.
+    with override_settings(DATABASE_ROUTERS=[f"{__name__}.PublishingElsewhere", *settings.DATABASE_ROUTERS]):
         assert database_for("publishing") == "publishing_db"
         assert database_for("orders") == ("orders" if "orders" in settings.DATABASES else "default")
         # The readers go over the databases this process has: an alias it lacks is not one.

@@ -17,12 +17,13 @@ from django.test import override_settings
 from notifications.models import Recipient
 from project.messaging.contract.delivery import DeliveryAttempt
 from project.messaging.inbox import consumer
-from project.messaging.models import DeadLetter, InboxRecord, OutboxEvent, ProjectionRebuild
+from project.messaging.models import ProjectionRebuild
 from project.messaging.operations import selectors
 from project.messaging.outbox.publish import publish
 from project.messaging.registry import projections
 from project.messaging.testing import TestBus
 from tests.conftest import REPO, test_database_env, wait_until
+from tests.messaging_rows import dead_letters, inbox_records, outbox_events, projection_rebuilds
 from tests.notifications.helpers import register
 from tests.testapp import handlers as testapp_handlers
 from tests.testapp.events import Pinged
@@ -84,13 +85,13 @@ def test_replaying_without_from_scratch_skips_what_the_handler_applied(readers: 
 
 
 def test_a_dry_run_lists_the_events_in_order_and_changes_nothing(readers: list[tuple]) -> None:
-    inbox_before = InboxRecord.objects.count()
+    inbox_before = inbox_records("notifications").count()
     output = replay("--projection", "notifications.recipients", "--from-scratch", "--dry-run")
     assert "would reset notifications.recipients" in output
     assert "dry run: 7 deliveries of 7 events, nothing changed" in output
     lines = [line for line in output.splitlines() if line.startswith("20")]
     assert lines == sorted(lines)  # occurred_at order
-    assert (recipients(), InboxRecord.objects.count()) == (readers, inbox_before)
+    assert (recipients(), inbox_records("notifications").count()) == (readers, inbox_before)
 
 
 def test_resetting_a_projection_while_replaying_only_one_of_its_handlers_is_refused(readers: list[tuple]) -> None:
@@ -100,7 +101,7 @@ def test_resetting_a_projection_while_replaying_only_one_of_its_handlers_is_refu
 
 
 def test_a_rebuild_is_refused_when_the_event_log_lost_events_the_projection_applied(readers: list[tuple]) -> None:
-    OutboxEvent.objects.filter(event_type="users.UserEmailChanged").delete()  # as a retention purge would
+    outbox_events("users").filter(event_type="users.UserEmailChanged").delete()  # as a retention purge would
     with pytest.raises(CommandError, match="no longer holds 1 event"):
         replay("--projection", "notifications.recipients", "--from-scratch")
     assert recipients() == readers
@@ -133,7 +134,7 @@ def test_an_event_that_fails_again_on_replay_is_dead_lettered_and_the_command_fa
     ping(bus, "stubborn-stoat", "permanent")
     with pytest.raises(CommandError, match="1 deliveries failed"):
         replay("--handler", "testapp.add_to_tally")
-    assert DeadLetter.objects.get().attempts == 2  # the first failure, and the replay's
+    assert dead_letters("testapp").get().attempts == 2  # the first failure, and the replay's
 
 
 @pytest.fixture
@@ -151,7 +152,7 @@ def test_a_rebuild_that_fails_half_way_leaves_the_projection_as_it_was(bus: Test
     with pytest.raises(CommandError, match="abandoned, nothing changed"):
         replay("--projection", "testapp.tallies", "--from-scratch")
     assert list(Tally.objects.values_list("key", "count")) == [("steady-stoat", 1)]
-    assert InboxRecord.objects.filter(handler="testapp.add_to_tally").count() == 1
+    assert inbox_records("testapp").filter(handler="testapp.add_to_tally").count() == 1
 
 
 # --- Rebuilding in batches, with a checkpoint ------------------------------------------------
@@ -172,7 +173,7 @@ def tally_counts() -> list[tuple[str, int]]:
 
 
 def rebuild_checkpoint() -> ProjectionRebuild:
-    return ProjectionRebuild.objects.get(projection="testapp.tallies")
+    return projection_rebuilds("testapp").get(projection="testapp.tallies")
 
 
 def interrupt_after(monkeypatch: pytest.MonkeyPatch, deliveries: int, interruption: str) -> None:
@@ -219,7 +220,7 @@ def test_an_interrupted_rebuild_is_claimed_unfinished_and_resuming_it_gives_the_
     assert stopped.value.returncode == 130
     # The third batch rolled back whole; what is there is claimed incomplete, not complete.
     assert sum(count for _, count in tally_counts()) == 4
-    assert InboxRecord.objects.filter(handler="testapp.add_to_tally").count() == 4
+    assert inbox_records("testapp").filter(handler="testapp.add_to_tally").count() == 4
     assert not rebuild_checkpoint().finished
     assert [r.projection for r in selectors.projection_rebuilds_unfinished()] == ["testapp.tallies"]
 
@@ -240,7 +241,7 @@ def test_a_rebuild_stopped_by_a_failure_in_a_later_batch_says_so_and_resumes_onc
     checkpoint = rebuild_checkpoint()
     assert (checkpoint.finished, checkpoint.deliveries_done) == (False, 2)
     assert "database is locked" in checkpoint.last_error
-    assert not DeadLetter.objects.exists()  # the failing batch rolled back, its dead letter with it
+    assert not dead_letters("testapp").exists()  # the failing batch rolled back, its dead letter with it
 
     monkeypatch.undo()
     replay("--projection", "testapp.tallies", "--from-scratch", "--batch-size", "2")
@@ -300,14 +301,14 @@ def test_a_rebuild_killed_hard_in_another_process_resumes_to_the_table_an_uninte
     )
     try:
         wait_until(
-            lambda: ProjectionRebuild.objects.filter(deliveries_done__gte=5).exists(),
+            lambda: projection_rebuilds("notifications").filter(deliveries_done__gte=5).exists(),
             interval=0.005,
             what="the rebuild's fifth batch",
         )
     finally:
         rebuild.kill()  # SIGKILL: no handler, no clean-up, the open transaction dies with the process
         rebuild.wait()
-    checkpoint = ProjectionRebuild.objects.get(projection="notifications.recipients")
+    checkpoint = projection_rebuilds("notifications").get(projection="notifications.recipients")
     assert not checkpoint.finished and 5 <= checkpoint.deliveries_done < 300
     # Exactly what the committed batches say: the batch under way left nothing.
     assert Recipient.objects.count() == checkpoint.deliveries_done == checkpoint.batches_committed
@@ -315,4 +316,4 @@ def test_a_rebuild_killed_hard_in_another_process_resumes_to_the_table_an_uninte
     output = replay("--projection", "notifications.recipients", "--from-scratch")
     assert f"{checkpoint.deliveries_done} deliveries were already committed" in output
     assert recipients() == built_live
-    assert InboxRecord.objects.filter(handler__startswith="notifications.").count() == 300
+    assert inbox_records("notifications").filter(handler__startswith="notifications.").count() == 300

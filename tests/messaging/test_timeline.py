@@ -82,7 +82,7 @@ def test_the_admin_shows_a_correlation_timeline_linked_from_events_and_dead_lett
     correlation_id = placed_correlation(confirmed_order)
     url = f"/admin/messaging/outboxevent/correlations/{correlation_id}/timeline/"
     assert url in admin_client.get(f"/admin/messaging/outboxevent/?db={database_for('orders')}").content.decode()
-    assert url in admin_client.get("/admin/messaging/deadletter/").content.decode()
+    assert url in admin_client.get(f"/admin/messaging/deadletter/?db={database_for('notifications')}").content.decode()
     page = admin_client.get(url)
     assert page.status_code == 200
     text = page.content.decode().replace("<wbr>", "")  # names may wrap after their dots

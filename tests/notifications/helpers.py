@@ -16,6 +16,7 @@ from articles.events import ArticlePublished
 from orders.events import OrderConfirmed, OrderFailed
 from project.messaging.contract.events import Envelope, Message
 from project.messaging.outbox.publish import publish
+from project.messaging.registry.databases import database_for
 from users import services as users
 from users.events import EmailPreferences
 from users.models import UserProfile
@@ -24,8 +25,9 @@ STRONG = "correct-horse-battery-staple"
 
 
 def publish_now(message: Message) -> Envelope:
-    """Publish as a producer's service does: inside a transaction (committed here in flow tests)."""
-    with transaction.atomic():
+    """Publish as a producer's service does: inside a transaction on the producer's database
+    (committed here in flow tests)."""
+    with transaction.atomic(using=database_for(message.producer())):
         return publish(message)
 
 

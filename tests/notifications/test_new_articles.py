@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from notifications.models import Notification
-from project.messaging.models import OutboxEvent
 from project.messaging.testing import TestBus
+from tests.messaging_rows import outbox_events
 from tests.notifications.helpers import article_published, register
 from users import services as users
 
@@ -38,7 +38,7 @@ def test_an_article_with_no_subscribers_sends_and_asks_for_nothing(bus: TestBus,
     article_published()
     bus.drain()
     assert mailoutbox == []
-    assert not OutboxEvent.objects.filter(event_type="notifications.SendNewArticleEmail").exists()
+    assert not outbox_events("notifications").filter(event_type="notifications.SendNewArticleEmail").exists()
 
 
 def test_a_subscriber_who_opts_out_before_their_email_goes_is_logged_as_suppressed(bus: TestBus, mailoutbox) -> None:
@@ -62,7 +62,7 @@ def test_an_article_republished_after_a_redraft_is_not_announced_again(bus: Test
     article_published(article_id=first.payload["article_id"], revision=5)
     bus.drain(duplicate=True)
     assert len(mailoutbox) == 1
-    assert OutboxEvent.objects.filter(event_type="notifications.SendNewArticleEmail").count() == 1
+    assert outbox_events("notifications").filter(event_type="notifications.SendNewArticleEmail").count() == 1
 
 
 def test_two_publications_of_one_article_handled_side_by_side_still_send_one_email(bus: TestBus, mailoutbox) -> None:
@@ -71,6 +71,6 @@ def test_two_publications_of_one_article_handled_side_by_side_still_send_one_ema
     first = article_published(revision=2)
     article_published(article_id=first.payload["article_id"], revision=5)
     bus.drain()  # both fan-outs run before either email: two commands, one email
-    assert OutboxEvent.objects.filter(event_type="notifications.SendNewArticleEmail").count() == 2
+    assert outbox_events("notifications").filter(event_type="notifications.SendNewArticleEmail").count() == 2
     assert len(mailoutbox) == 1
     assert Notification.objects.get().user_id == alice.user_id

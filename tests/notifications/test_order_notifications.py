@@ -7,8 +7,8 @@ import pytest
 from notifications.emails import explain_order_failure
 from notifications.models import Notification
 from project.messaging.inbox.consumer import Outcome, process
-from project.messaging.models import DeadLetter, InboxRecord
 from project.messaging.testing import TestBus
+from tests.messaging_rows import dead_letters, inbox_records
 from tests.notifications.helpers import order_confirmed, order_failed, register
 from users import services as users
 
@@ -102,7 +102,7 @@ def test_a_replay_after_the_inbox_forgot_the_event_sends_nothing_twice(bus: Test
     order_confirmed(customer_id=bob.user_id)
     [attempt] = bus.take_pending()
     assert bus.deliver(attempt).outcome is Outcome.PROCESSED
-    InboxRecord.objects.filter(handler="notifications.tell_customer_order_confirmed").delete()  # purged, say
+    inbox_records("notifications").filter(handler="notifications.tell_customer_order_confirmed").delete()  # purged, say
     assert bus.deliver(attempt).outcome is Outcome.PROCESSED
     assert len(mailoutbox) == 1
     assert Notification.objects.count() == 1
@@ -123,7 +123,7 @@ def test_an_order_update_for_an_unknown_customer_is_retried_then_logged_as_faile
     notification = Notification.objects.get()
     assert (notification.status, notification.user_id) == ("failed", 404)
     assert notification.reason.startswith("unknown recipient: nothing was known about user 404")
-    assert mailoutbox == [] and not DeadLetter.objects.exists()
+    assert mailoutbox == [] and not dead_letters("notifications").exists()
 
 
 def test_a_customer_who_registers_during_the_retries_gets_the_email(bus: TestBus, settings, mailoutbox) -> None:

@@ -9,7 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connections, router
 
 from articles import services as articles
 from articles.models import Article
@@ -103,7 +103,9 @@ def test_reserved_stock_that_does_not_add_up_is_found(shop) -> None:
 
 def test_on_hand_below_reserved_is_found(shop) -> None:
     # The database refuses this row (a check constraint): plant it with the constraint off, as a
-    # restore from an old backup or a hand-made fix without the constraint could.
+    # restore from an old backup or a hand-made fix without the constraint could, in the
+    # database inventory's rows are in.
+    connection = connections[router.db_for_write(StockItem)]
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("PRAGMA ignore_check_constraints = ON")

@@ -6,7 +6,6 @@ import pytest
 
 from articles import services as authoring
 from project.messaging.inbox.consumer import Outcome
-from project.messaging.models import OutboxEvent
 from project.messaging.testing import TestBus
 from publishing.models import PublicArticle
 from tests.factories.publishing import (
@@ -15,6 +14,7 @@ from tests.factories.publishing import (
     ArticleRevisedFactory,
     ArticleUnpublishedFactory,
 )
+from tests.messaging_rows import outbox_events
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_a_published_article_gets_a_public_copy_with_its_content_and_author(bus:
         True,
     )
     assert public.published_at == article.published_at
-    assert public.changed_at == OutboxEvent.objects.get().occurred_at
+    assert public.changed_at == outbox_events("articles").get().occurred_at
 
 
 def test_every_event_delivered_twice_is_applied_once(bus: TestBus) -> None:

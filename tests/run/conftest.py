@@ -17,8 +17,26 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # What a new user's shell does not have: whatever configures the system or the tests.
-CONFIGURING = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CACHE_REDIS_URL", "PORT", "FLOWER_PORT")
-CONFIGURING_PREFIXES = ("DJANGO_", "SQLITE_", "TESTAPP_", "PROMETHEUS_", "MESSAGING_", "VIRTUAL_ENV", "PYTEST")
+# DATABASE_URL_<LABEL> too: a split test run's domain databases are not the embedded default's.
+CONFIGURING = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "CACHE_REDIS_URL",
+    "PORT",
+    "FLOWER_PORT",
+    "DOMAINS",
+)
+CONFIGURING_PREFIXES = (
+    "DATABASE_URL_",
+    "DJANGO_",
+    "SQLITE_",
+    "TESTAPP_",
+    "PROMETHEUS_",
+    "MESSAGING_",
+    "VIRTUAL_ENV",
+    "PYTEST",
+)
 
 
 def fresh_env(**overrides: str) -> dict[str, str]:
