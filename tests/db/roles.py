@@ -46,7 +46,20 @@ def give_each_database_its_role() -> None:
                 "REVOKE CONNECT, TEMPORARY ON DATABASE {database} FROM PUBLIC",
                 "GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role}",
                 "GRANT USAGE ON SCHEMA public TO {role}",
-                "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO {role}",
-                "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}",
             ):
                 cursor.execute(sql.SQL(statement).format(database=database, role=role))
+        grant_tables_to_its_role(alias)
+
+
+def grant_tables_to_its_role(alias: str) -> None:
+    """Let the database's role use every table and sequence in it, those a test created since
+    the roles were given included (a test's own tables are the superuser's until then)."""
+    if not uses_domain_roles():
+        return
+    role = sql.Identifier(role_of(alias))
+    with connections[alias].cursor() as cursor:
+        for statement in (
+            "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO {role}",
+            "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        ):
+            cursor.execute(sql.SQL(statement).format(role=role))

@@ -29,6 +29,7 @@ from project.messaging.models import Acknowledgement, DeadLetter, Delivery, Inbo
 from project.messaging.operations.moving import domains_with_own_database
 from project.messaging.outbox.relay import delivery_message, send_messages, sweep
 from tests.brokers import BrokerQueues
+from tests.db.roles import grant_tables_to_its_role
 from tests.conftest import REPO, WorkerProcess, test_database_env, wait_until
 from tests.factories.envelopes import raw_envelope
 
@@ -47,6 +48,7 @@ def moved(transactional_db: None) -> Iterator[list[str]]:
     with connections[DEFAULT_DB_ALIAS].schema_editor() as editor:
         for model in models:
             editor.create_model(model)  # with its many-to-many tables; foreign keys at the end
+    grant_tables_to_its_role(DEFAULT_DB_ALIAS)  # the deployment's workers connect as its role
     yield labels
     with connections[DEFAULT_DB_ALIAS].schema_editor() as editor:
         for model in reversed(models):
