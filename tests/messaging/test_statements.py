@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from project.messaging.models import Delivery, InboxRecord, OutboxEvent
+from project.messaging.models import Acknowledgement, Delivery, InboxRecord, OutboxEvent
 from project.messaging.outbox import statements
 
 pytestmark = pytest.mark.django_db
@@ -149,6 +149,38 @@ def test_the_inbox_record_and_the_delivery_mark_go_together_in_one_round_trip_on
     assert InboxRecord.objects.filter(handler="testapp.a", event_id=event_id, processed_at=now).exists()
     delivery = Delivery.objects.get(pk=delivery_id)
     assert (delivery.status, delivery.processed_at) == ("processed", now)
+
+
+def test_the_inbox_record_and_an_acknowledgement_go_together_in_one_round_trip_on_postgresql() -> None:
+    # A delivery of a producer on another database: acknowledged by a row here, with the record.
+    now, event_id = timezone.now(), uuid.uuid4()
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        statements.insert_inbox_record(
+            connection.alias,
+            handler="testapp.a",
+            event_id=event_id,
+            event_type="testapp.Pinged",
+            at=now,
+            acknowledge_to=("orders", 4711),
+        )
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    assert InboxRecord.objects.filter(handler="testapp.a", event_id=event_id).exists()
+    acknowledgement = Acknowledgement.objects.get()
+    assert (acknowledgement.producer, acknowledgement.delivery_id, acknowledgement.outcome) == (
+        "orders",
+        4711,
+        "processed",
+    )
+
+
+def test_a_second_inbox_record_fails_before_its_acknowledgement_and_both_roll_back() -> None:
+    now, event_id = timezone.now(), uuid.uuid4()
+    record = {"handler": "testapp.a", "event_id": event_id, "event_type": "testapp.Pinged", "at": now}
+    statements.insert_inbox_record(connection.alias, **record)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        statements.insert_inbox_record(connection.alias, **record, acknowledge_to=("orders", 4711))
+    assert not Acknowledgement.objects.exists()
+    assert InboxRecord.objects.filter(event_id=event_id).count() == 1
 
 
 def test_a_second_inbox_record_fails_before_its_delivery_mark_and_both_roll_back() -> None:

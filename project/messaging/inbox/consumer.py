@@ -121,28 +121,28 @@ def _process(attempt: DeliveryAttempt) -> Result:
     # is marked processed in the handler's own transaction when it lives in this database (one
     # commit, one round trip); otherwise an acknowledgement row commits with the handler's effects
     # here, and the relay sends it to the producer as a message.
+    delivery_id = attempt.delivery_id
     acknowledge = _acknowledges(attempt, db)
-    mark_inside = attempt.delivery_id is not None and not acknowledge
+    mark_inside = delivery_id is not None and not acknowledge
+    acknowledge_to = (_producer_of(attempt), delivery_id) if acknowledge and delivery_id is not None else None
     inbox_written = False
     try:
         with transaction.atomic(using=db), handling(envelope, handler=sub.handler_name):
             # The unique (handler, event_id) constraint is the exactly-once guarantee: a
             # concurrent duplicate waits here for the first to commit, then fails the insert,
             # which rolls back this whole transaction (nothing else was done in it yet). The
-            # delivery is marked processed with it (one round trip): it commits only with the
-            # handler's effects.
-            now = timezone.now()
+            # delivery is marked processed, or acknowledged, with it (one round trip): it
+            # commits only with the handler's effects.
             statements.insert_inbox_record(
                 db,
                 handler=sub.handler_name,
                 event_id=envelope.event_id,
                 event_type=envelope.event_type,
-                at=now,
+                at=timezone.now(),
                 mark_processed=attempt.delivery_id if mark_inside else None,
+                acknowledge_to=acknowledge_to,
             )
             inbox_written = True
-            if acknowledge:
-                _acknowledge(attempt, db, Acknowledgement.Outcome.PROCESSED, at=now)
             sub.handler(message)
             if attempt.first_failed_at is not None or attempt.replay:
                 # A retry or a replay that succeeds closes the dead letter it may have left.

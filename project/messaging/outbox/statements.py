@@ -137,26 +137,34 @@ def insert_inbox_record(
     event_type: str,
     at: datetime,
     mark_processed: int | None = None,
+    acknowledge_to: tuple[str, int] | None = None,
 ) -> None:
     """The inbox row: raises IntegrityError if this handler already applied this event.
 
-    ``mark_processed``: the id of the producer's delivery (in this database) to mark processed
-    in the same transaction; on PostgreSQL both statements go in one round trip (psycopg's
-    client-side binding sends them as one simple query; an error in the insert skips the mark).
+    With it, in the same transaction, one of: ``mark_processed``, the id of the producer's
+    delivery (in this database) to mark processed; ``acknowledge_to``, (producer, delivery id) of
+    a delivery on another database, whose "processed" acknowledgement row is inserted here. On
+    PostgreSQL both statements go in one round trip (psycopg's client-side binding sends them as
+    one simple query; an error in the insert skips the second).
     """
     connection = connections[using]
     sql = _insert_sql(using, InboxRecord, INBOX_COLUMNS, 1, False)
     params = _params(connection, InboxRecord, INBOX_COLUMNS, [(handler, event_id, event_type, at)])
+    if mark_processed is not None:
+        second: tuple[str, list[Any]] | None = _mark_delivery(connection, mark_processed, Delivery.Status.PROCESSED, at)
+    elif acknowledge_to is not None:
+        producer, delivery_id = acknowledge_to
+        second = _acknowledgement(connection, producer, delivery_id, Acknowledgement.Outcome.PROCESSED, at)
+    else:
+        second = None
     with connection.cursor() as cursor:
-        if mark_processed is None:
+        if second is None:
             cursor.execute(sql, params)
-            return
-        mark_sql, mark_params = _mark_delivery(connection, mark_processed, Delivery.Status.PROCESSED, at)
-        if _takes_several_statements(connection):
-            cursor.execute(f"{sql}; {mark_sql}", params + mark_params)
+        elif _takes_several_statements(connection):
+            cursor.execute(f"{sql}; {second[0]}", params + second[1])
         else:
             cursor.execute(sql, params)
-            cursor.execute(mark_sql, mark_params)
+            cursor.execute(*second)
 
 
 def _takes_several_statements(connection: BaseDatabaseWrapper) -> bool:
@@ -190,7 +198,16 @@ def mark_delivery(using: str, delivery_id: int, status: str, *, processed_at: da
         cursor.execute(*_mark_delivery(connection, delivery_id, status, processed_at))
 
 
+def _acknowledgement(
+    connection: BaseDatabaseWrapper, producer: str, delivery_id: int, outcome: str, at: datetime
+) -> tuple[str, list[Any]]:
+    sql = _insert_sql(connection.alias, Acknowledgement, ACKNOWLEDGEMENT_COLUMNS, 1, False)
+    return sql, _params(connection, Acknowledgement, ACKNOWLEDGEMENT_COLUMNS, [(producer, delivery_id, outcome, at)])
+
+
 def insert_acknowledgement(using: str, *, producer: str, delivery_id: int, outcome: str, at: datetime) -> None:
     """An Acknowledgement row on the consumer's database (inside the handler's transaction when
     called from it): the relay tells the producer later (outbox.acknowledgements)."""
-    _insert(using, Acknowledgement, ACKNOWLEDGEMENT_COLUMNS, [(producer, delivery_id, outcome, at)], returning=False)
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(*_acknowledgement(connection, producer, delivery_id, outcome, at))
