@@ -29,8 +29,8 @@ from project.messaging.models import Acknowledgement, DeadLetter, Delivery, Inbo
 from project.messaging.operations.moving import domains_with_own_database
 from project.messaging.outbox.relay import delivery_message, send_messages, sweep
 from tests.brokers import BrokerQueues
-from tests.db.roles import grant_tables_to_its_role
 from tests.conftest import REPO, WorkerProcess, test_database_env, wait_until
+from tests.db.roles import grant_tables_to_its_role
 from tests.factories.envelopes import raw_envelope
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
